@@ -1,0 +1,39 @@
+import client from 'prom-client';
+
+/**
+ * All Prometheus metrics of the proxy, in one registry so a test or a second proxy instance in the same
+ * process can have its own. Names follow Prometheus conventions (base units, _total for counters).
+ */
+export class ProxyMetrics {
+  readonly registry = new client.Registry();
+
+  readonly connectionsActive = new client.Gauge({ name: 'kafka_proxy_connections_active', help: 'Client connections currently open', labelNames: ['listener'], registers: [this.registry] });
+  readonly connectionsTotal = new client.Counter({ name: 'kafka_proxy_connections_total', help: 'Client connections accepted', labelNames: ['listener'], registers: [this.registry] });
+  readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });
+  readonly connectionErrors = new client.Counter({ name: 'kafka_proxy_connection_errors_total', help: 'Connections closed by the proxy because of an error', labelNames: ['reason'], registers: [this.registry] });
+  readonly requests = new client.Counter({ name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry] });
+  readonly responses = new client.Counter({ name: 'kafka_proxy_responses_total', help: 'Responses of decoded APIs by API and Kafka error code', labelNames: ['api', 'error_code'], registers: [this.registry] });
+  readonly requestLatency = new client.Histogram({
+    name: 'kafka_proxy_request_duration_seconds', help: 'Time from request received from the client to response sent back', labelNames: ['api'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly upstreamLatency = new client.Histogram({
+    name: 'kafka_proxy_upstream_duration_seconds', help: 'Time from request forwarded to the broker to its response arriving', labelNames: ['api'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly bytes = new client.Counter({ name: 'kafka_proxy_bytes_total', help: 'Bytes relayed; direction is client_to_broker or broker_to_client', labelNames: ['direction'], registers: [this.registry] });
+  readonly undecodable = new client.Counter({ name: 'kafka_proxy_undecodable_frames_total', help: 'Frames forwarded without being decoded (unknown API/version or parse failure)', labelNames: ['api', 'version', 'reason'], registers: [this.registry] });
+
+  readonly auditEvents = new client.Counter({ name: 'kafka_audit_events_total', help: 'Audit events produced to the audit topic', labelNames: ['type', 'method'], registers: [this.registry] });
+  readonly auditSpooled = new client.Counter({ name: 'kafka_audit_events_spooled_total', help: 'Audit events written to the local spool because the audit cluster was unavailable', registers: [this.registry] });
+  readonly auditReplayed = new client.Counter({ name: 'kafka_audit_events_replayed_total', help: 'Spooled audit events delivered after the audit cluster came back', registers: [this.registry] });
+  readonly auditDropped = new client.Counter({ name: 'kafka_audit_events_dropped_total', help: 'Audit events lost (should stay 0; non-zero only when the spool is full in fail-open mode)', labelNames: ['reason'], registers: [this.registry] });
+  readonly auditFiltered = new client.Counter({ name: 'kafka_audit_events_filtered_total', help: 'Operations not audited because a rule excluded them or they were deduplicated', labelNames: ['reason'], registers: [this.registry] });
+  readonly auditSpoolBytes = new client.Gauge({ name: 'kafka_audit_spool_bytes', help: 'Bytes in the local audit spool waiting for replay', registers: [this.registry] });
+  readonly auditSinkLag = new client.Gauge({ name: 'kafka_audit_sink_pending_events', help: 'Audit events accepted but not yet acknowledged by the audit cluster', registers: [this.registry] });
+  readonly auditSinkUp = new client.Gauge({ name: 'kafka_audit_sink_up', help: '1 when the audit cluster accepts writes, 0 when events go to the spool', registers: [this.registry] });
+
+  constructor(opts: { collectDefault?: boolean } = {}) {
+    if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: this.registry });
+  }
+}
