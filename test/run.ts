@@ -1,0 +1,46 @@
+/**
+ * `npm test`: starts one real 3-broker KRaft cluster shared by the test files that only need a cluster to
+ * talk to, runs every test file with node:test (one file at a time: 2 cores host 3 brokers), then stops the
+ * cluster whatever happened. Files that kill or restart brokers start clusters of their own.
+ * Usage: tsx test/run.ts [test files...]   (default: every test/**\/*.test.ts)
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { startKafkaCluster } from './harness/kafka-cluster.js';
+import { describeCluster } from './harness/shared-cluster.js';
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return name === 'harness' ? [] : findTests(p);
+    return name.endsWith('.test.ts') ? [p] : [];
+  }).sort();
+}
+
+const root = process.cwd();
+const files = process.argv.length > 2 ? process.argv.slice(2) : findTests(join(root, 'test'));
+const t0 = Date.now();
+const cluster = await startKafkaCluster({ brokers: 3 });
+process.stderr.write(`shared 3-broker cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.plainBootstrap}\n`);
+mkdirSync(join(root, '.run'), { recursive: true });
+const infoFile = join(root, '.run', `shared-cluster-${process.pid}.json`);
+writeFileSync(infoFile, JSON.stringify(describeCluster(cluster)));
+
+let code = 1;
+try {
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [
+      '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-timeout=600000', '--import', 'tsx',
+      ...files.map((f) => relative(root, f)),
+    ], { stdio: 'inherit', env: { ...process.env, KAP_TEST_CLUSTER_3: infoFile } });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+  });
+} finally {
+  await cluster.stop();
+}
+process.stderr.write(`tests finished in ${((Date.now() - t0) / 1000).toFixed(1)} s, exit ${code}\n`);
+process.exit(code);
