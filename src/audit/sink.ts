@@ -1,0 +1,532 @@
+/**
+ * Writes audit events to the audit topic(s) on Kafka without ever losing one silently.
+ *
+ * - Producer: kafkajs, idempotent, acks=-1 (all in-sync replicas), maxInFlightRequests 1 (kafkajs needs that
+ *   for idempotent ordering), Java-compatible murmur2 partitioner. Record key = the chain instance id, so one
+ *   instance's chain stays in one partition and in order. Value = the CloudEvent as JSON (structured mode),
+ *   header content-type: application/cloudevents+json; charset=UTF-8, plus ce_id/ce_type/ce_source mirrored
+ *   for consumers that filter on headers. The record timestamp is left to the producer (send time), not the
+ *   event time: events replayed after a long outage would otherwise be old enough for retention to delete them
+ *   at once. The event's own `time` keeps the occurrence time.
+ * - Batching: events are collected for up to lingerMs or batchSize events, then sent in one sendBatch.
+ * - Topics: created at start (and on first use of a new topic) with the configured partitions, replication
+ *   factor and retention.ms; an existing topic is fine.
+ * - Outage: if a send fails (or the cluster is unreachable at start) the batch goes to the local spool, the sink
+ *   is "degraded" (kafka_audit_sink_up 0, a 'degraded' event for the lifecycle audit event), and a background
+ *   loop reconnects with exponential backoff. While anything is in the spool, new events are appended to the
+ *   spool too, behind the older ones; once reconnected the spool is replayed in order, and only when it is
+ *   empty do events go straight to Kafka again. So the topic receives events in submission order.
+ * - Delivery is at-least-once: a send that times out may still have been written; after a failure the
+ *   producer is replaced (new producer id), so such a batch can appear twice. The chain verifier reports those
+ *   copies as identical duplicates.
+ * - Fail-open (default): when the spool is full, the event is dropped, counted in
+ *   kafka_audit_events_dropped_total{reason="spool_full"} and logged at error level; submit() resolves.
+ *   Fail-closed: submit() rejects when the event was neither acknowledged by Kafka nor spooled, so the proxy
+ *   can fail the client's request. durable() always rejects in that case, whatever the mode.
+ * - One worker loop does all Kafka sends, spool appends and replays, one step at a time, which is what keeps
+ *   the order without locks.
+ */
+import { EventEmitter } from 'node:events';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka as KafkaClient, Producer } from 'kafkajs';
+import type { AuditEvent } from './event.js';
+import { Spool, SpoolFullError, type SpoolConfig, type SpoolRecord } from './spool.js';
+import { createKafka, describeConnection, type AuditKafkaConnection } from './kafka-client.js';
+import { log } from '../log.js';
+import type { ProxyMetrics } from '../metrics.js';
+
+const { Partitioners, CompressionTypes } = kafkajs;
+
+export type FailMode = 'open' | 'closed';
+
+export interface AuditTopicSettings {
+  /** Default 12. */
+  partitions?: number;
+  /** Default 3. Use 1 for a single-broker audit cluster. */
+  replicationFactor?: number;
+  /** retention.ms of created topics; default: broker default. */
+  retentionMs?: number;
+  /** Further topic configs for created topics (e.g. "min.insync.replicas": "2"). */
+  configs?: Record<string, string>;
+}
+
+export interface KafkaAuditSinkConfig extends AuditKafkaConnection {
+  /** Topics to create at start (more are created on first use). */
+  topics?: string[];
+  /** Create missing topics. Default true. */
+  createTopics?: boolean;
+  topic?: AuditTopicSettings;
+  /** Longest time an event waits for more to batch with. Default 20 ms. */
+  lingerMs?: number;
+  /** Most events per send. Default 500. */
+  batchSize?: number;
+  /** The spool, or its config (then the sink opens and closes it). */
+  spool: Spool | SpoolConfig;
+  failMode?: FailMode;
+  /** Reconnect backoff. Default 500 ms doubling to 30 s, with ±20 % jitter. */
+  reconnect?: { initialMs?: number; maxMs?: number };
+  /** Upper bound of one send before it counts as failed. Default 30 s. */
+  sendTimeoutMs?: number;
+  metrics?: ProxyMetrics;
+}
+
+/** Rejection reason of submit()/durable() when an event could not be made durable. */
+export class AuditNotDurableError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = 'AuditNotDurableError';
+  }
+}
+
+interface Pending {
+  record: SpoolRecord;
+  /** Reject on failure even in fail-open mode (durable()). */
+  strict: boolean;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export type SinkState = 'stopped' | 'up' | 'degraded' | 'replaying' | 'closed';
+
+export interface KafkaAuditSinkEvents {
+  degraded: [details: { reason: string; spooledRecords: number }];
+  recovered: [details: { degradedForMs: number; replayedRecords: number }];
+}
+
+const CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
+
+/** Builds the Kafka record for an event (used for direct sends and for the spool). */
+export function eventToRecord(event: AuditEvent, topic: string): SpoolRecord {
+  const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, ce_id: event.id, ce_type: event.type, ce_source: event.source };
+  return { topic, key: event.auditinstance ?? null, value: JSON.stringify(event), headers };
+}
+
+export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
+  readonly failMode: FailMode;
+  private readonly cfg: KafkaAuditSinkConfig;
+  private readonly kafka: KafkaClient;
+  private readonly ownsSpool: boolean;
+  private spool: Spool | undefined;
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  private connected = false;
+  private readonly ensured = new Set<string>();
+
+  private queue: Pending[] = [];
+  private firstQueuedAt = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+
+  private state: SinkState = 'stopped';
+  private degradedSince = 0;
+  private announcedDegraded = false;
+  private replayedSinceDegraded = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnecting = false;
+  private reconnectAttempt: Promise<void> | undefined;
+  private lastReconnectWarn = 0;
+  private backoffMs: number;
+
+  private woken = false;
+  private wakeResolve: (() => void) | undefined;
+  private worker: Promise<void> | undefined;
+  private closing = false;
+
+  constructor(cfg: KafkaAuditSinkConfig) {
+    super();
+    this.cfg = cfg;
+    this.failMode = cfg.failMode ?? 'open';
+    this.kafka = createKafka(cfg, 'audit-sink');
+    this.ownsSpool = !(cfg.spool instanceof Spool);
+    if (cfg.spool instanceof Spool) this.spool = cfg.spool;
+    this.backoffMs = cfg.reconnect?.initialMs ?? 500;
+    for (const t of cfg.topics ?? []) if (typeof t !== 'string' || t === '') throw new Error('audit sink: topics must be non-empty strings');
+  }
+
+  get sinkState(): SinkState { return this.state; }
+  /** Events accepted but not yet acknowledged by Kafka (queued, in flight, or in the spool). */
+  get pending(): number { return this.queue.length + this.inFlight + (this.spool?.pendingRecords ?? 0); }
+
+  /**
+   * Opens the spool, connects, creates the topics and starts the worker. Resolves also when the cluster is
+   * unreachable (the sink starts degraded and spools); rejects only when the spool cannot be opened.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'stopped') throw new Error(`audit sink already started (state ${this.state})`);
+    if (!this.spool) this.spool = await Spool.open(this.cfg.spool as SpoolConfig, this.cfg.metrics);
+    const slog = log.child({ component: 'audit-sink' });
+    slog.info({ kafka: describeConnection(this.cfg), failMode: this.failMode, spooled: this.spool.pendingRecords }, 'audit sink starting');
+    try {
+      await this.connect();
+      this.state = this.spool.isEmpty ? 'up' : 'replaying';
+      this.cfg.metrics?.auditSinkUp.set(this.spool.isEmpty ? 1 : 0);
+    } catch (e) {
+      this.state = 'degraded';
+      this.degradedSince = Date.now();
+      this.cfg.metrics?.auditSinkUp.set(0);
+      slog.error({ err: e, kafka: describeConnection(this.cfg) }, 'audit cluster not usable at start (connect or topic creation failed); audit events go to the local spool until it is');
+      this.announcedDegraded = true;
+      this.lastReconnectWarn = Date.now();
+      this.emit('degraded', { reason: errText(e), spooledRecords: this.spool.pendingRecords });
+      this.scheduleReconnect();
+    }
+    this.worker = this.run();
+  }
+
+  /**
+   * Queues an event for `topic`. Resolves when it is durable: acknowledged by Kafka (acks=all) or written to the
+   * spool. In fail-closed mode rejects (AuditNotDurableError) when it is neither; in fail-open mode such an
+   * event is counted as dropped, logged, and the promise resolves.
+   */
+  submit(event: AuditEvent, topic: string): Promise<void> {
+    return this.enqueue(eventToRecord(event, topic), this.failMode === 'closed');
+  }
+
+  /** Submits events and resolves once all are durable; rejects if any is not, regardless of the fail mode. */
+  async durable(events: Array<{ event: AuditEvent; topic: string }>): Promise<void> {
+    await Promise.all(events.map(({ event, topic }) => this.enqueue(eventToRecord(event, topic), true)));
+  }
+
+  /** Sends or spools everything queued, stops reconnecting, disconnects. Spooled records stay for the next start. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    await this.reconnectAttempt;
+    this.wake();
+    if (this.worker) {
+      await this.worker;
+    } else {
+      // Never started: nothing can make the queued events durable.
+      const batch = this.take(this.queue.length);
+      if (batch.length > 0) {
+        this.cfg.metrics?.auditDropped.inc({ reason: 'sink_closed' }, batch.length);
+        log.error({ component: 'audit-sink', events: batch.length }, 'audit sink closed before it was started; queued audit events not recorded');
+        for (const p of batch) {
+          if (p.strict) p.reject(new AuditNotDurableError('audit sink closed before it was started')); else p.resolve();
+        }
+      }
+    }
+    this.state = 'closed';
+    await this.disconnect();
+    if (this.ownsSpool) await this.spool?.close();
+    this.updateLag();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private enqueue(record: SpoolRecord, strict: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      // Accepted before start() too (queued until the worker runs); refused once closing.
+      if (this.closing || this.state === 'closed') {
+        const msg = `audit sink is ${this.closing ? 'closing' : this.state}; event not recorded`;
+        this.cfg.metrics?.auditDropped.inc({ reason: 'sink_closed' });
+        log.error({ component: 'audit-sink', topic: record.topic, ceId: record.headers?.ce_id }, msg);
+        if (strict) reject(new AuditNotDurableError(msg)); else resolve();
+        return;
+      }
+      if (this.queue.length === 0) this.firstQueuedAt = Date.now();
+      this.queue.push({ record, strict, resolve, reject });
+      this.updateLag();
+      const batchSize = this.cfg.batchSize ?? 500;
+      if (this.queue.length >= batchSize) this.wake();
+      else if (!this.lingerTimer) {
+        this.lingerTimer = setTimeout(() => { this.lingerTimer = undefined; this.wake(); }, this.cfg.lingerMs ?? 20);
+      }
+    });
+  }
+
+  private wake(): void {
+    this.woken = true;
+    const r = this.wakeResolve;
+    this.wakeResolve = undefined;
+    r?.();
+  }
+
+  private async sleep(): Promise<void> {
+    if (!this.woken) await new Promise<void>((r) => { this.wakeResolve = r; });
+    this.woken = false;
+  }
+
+  private queueReady(): boolean {
+    if (this.queue.length === 0) return false;
+    if (this.closing || this.queue.length >= (this.cfg.batchSize ?? 500)) return true;
+    return Date.now() - this.firstQueuedAt >= (this.cfg.lingerMs ?? 20);
+  }
+
+  private take(max: number): Pending[] {
+    const batch = this.queue.splice(0, max);
+    if (this.queue.length > 0) this.firstQueuedAt = Date.now();
+    return batch;
+  }
+
+  private async run(): Promise<void> {
+    const spool = this.spool!;
+    const batchSize = this.cfg.batchSize ?? 500;
+    for (;;) {
+      try {
+        const replayDue = this.connected && !spool.isEmpty && !this.closing;
+        if (!replayDue && !this.queueReady()) {
+          if (this.closing && this.queue.length === 0) return;
+          if (this.queue.length > 0 && !this.lingerTimer) {
+            const left = Math.max(0, (this.cfg.lingerMs ?? 20) - (Date.now() - this.firstQueuedAt));
+            this.lingerTimer = setTimeout(() => { this.lingerTimer = undefined; this.wake(); }, left);
+          }
+          await this.sleep();
+          continue;
+        }
+        if (!this.connected || !spool.isEmpty) {
+          // Degraded, or older events are still in the spool: newer events go behind them.
+          if (this.queue.length > 0) await this.spoolBatch(this.take(Math.max(batchSize, 1000)));
+          if (replayDue) await this.replayStep();
+          continue;
+        }
+        const batch = this.take(batchSize);
+        this.inFlight = batch.length;
+        try {
+          await this.send(batch.map((p) => p.record));
+          this.inFlight = 0;
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          this.inFlight = 0;
+          await this.degrade(e, batch.length);
+          await this.spoolBatch(batch);
+        }
+      } catch (e) {
+        // Must not happen; keep the loop alive and say so.
+        log.error({ component: 'audit-sink', err: e }, 'audit sink worker error');
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        this.updateLag();
+      }
+    }
+  }
+
+  private async replayStep(): Promise<void> {
+    const spool = this.spool!;
+    try {
+      const n = await spool.replayOnce((records) => this.send(records), this.cfg.batchSize ?? 500);
+      if (n > 0) {
+        this.cfg.metrics?.auditReplayed.inc(n);
+        this.replayedSinceDegraded += n;
+      }
+    } catch (e) {
+      await this.degrade(e, 0);
+      return;
+    }
+    if (spool.isEmpty && this.connected) {
+      const wasDegraded = this.state === 'degraded' || this.state === 'replaying';
+      this.state = 'up';
+      this.cfg.metrics?.auditSinkUp.set(1);
+      if (wasDegraded) {
+        const details = { degradedForMs: this.degradedSince ? Date.now() - this.degradedSince : 0, replayedRecords: this.replayedSinceDegraded };
+        log.info({ component: 'audit-sink', ...details }, 'audit spool replayed; audit events go to Kafka directly again');
+        this.degradedSince = 0;
+        this.replayedSinceDegraded = 0;
+        this.announcedDegraded = false;
+        this.emit('recovered', details);
+      }
+    }
+  }
+
+  private async spoolBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
+    const spool = this.spool!;
+    try {
+      await spool.append(batch.map((p) => p.record));
+      this.cfg.metrics?.auditSpooled.inc(batch.length);
+      for (const p of batch) p.resolve();
+      return;
+    } catch (e) {
+      if (!(e instanceof SpoolFullError) || batch.length === 1) {
+        this.notDurable(batch, e);
+        return;
+      }
+    }
+    // Nearly full: keep as many as still fit, one by one, in order.
+    for (const p of batch) {
+      try {
+        await spool.append([p.record]);
+        this.cfg.metrics?.auditSpooled.inc();
+        p.resolve();
+      } catch (e) {
+        this.notDurable([p], e);
+      }
+    }
+  }
+
+  private notDurable(batch: Pending[], e: unknown): void {
+    const full = e instanceof SpoolFullError;
+    const reason = full ? (this.failMode === 'closed' ? 'spool_full_fail_closed' : 'spool_full') : 'spool_error';
+    this.cfg.metrics?.auditDropped.inc({ reason }, batch.length);
+    log.error({
+      component: 'audit-sink', err: e, failMode: this.failMode, events: batch.length,
+      ceIds: batch.slice(0, 20).map((p) => p.record.headers?.ce_id),
+    }, full
+      ? `audit spool full: ${batch.length} audit event(s) could not be recorded` + (this.failMode === 'open' ? ' and are dropped (fail-open)' : ' (fail-closed: the requests fail)')
+      : `audit spool write failed: ${batch.length} audit event(s) could not be recorded`);
+    const err = new AuditNotDurableError(`audit event not durable: audit cluster unavailable and ${full ? 'spool full' : 'spool write failed'}: ${errText(e)}`, e);
+    for (const p of batch) {
+      if (p.strict) p.reject(err); else p.resolve();
+    }
+  }
+
+  private async send(records: SpoolRecord[]): Promise<void> {
+    const producer = this.producer;
+    if (!producer || !this.connected) throw new Error('audit sink not connected');
+    await this.ensureTopics(records.map((r) => r.topic));
+    const byTopic = new Map<string, Array<{ key: string | null; value: string; headers?: Record<string, string> }>>();
+    for (const r of records) {
+      let list = byTopic.get(r.topic);
+      if (!list) { list = []; byTopic.set(r.topic, list); }
+      list.push({ key: r.key ?? null, value: r.value, headers: r.headers });
+    }
+    const timeoutMs = this.cfg.sendTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        producer.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          timeout: this.cfg.requestTimeoutMs ?? 10_000,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        }),
+        new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`audit send timed out after ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private async ensureTopics(topics: string[]): Promise<void> {
+    if (this.cfg.createTopics === false) return;
+    const missing = [...new Set(topics)].filter((t) => !this.ensured.has(t));
+    if (missing.length === 0) return;
+    const admin = this.admin;
+    if (!admin) throw new Error('audit sink not connected');
+    const t = this.cfg.topic ?? {};
+    const configEntries = Object.entries({
+      ...(t.retentionMs !== undefined ? { 'retention.ms': String(t.retentionMs) } : {}),
+      ...(t.configs ?? {}),
+    }).map(([name, value]) => ({ name, value }));
+    try {
+      const created = await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, configEntries })),
+      });
+      if (created) log.info({ component: 'audit-sink', topics: missing, partitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, retentionMs: t.retentionMs }, 'created audit topic(s)');
+    } catch (e) {
+      const errors = (e as { errors?: Array<{ type?: string }> }).errors;
+      const types = Array.isArray(errors) ? errors.map((x) => x?.type) : [(e as { type?: string }).type];
+      if (types.every((x) => x === 'TOPIC_ALREADY_EXISTS')) {
+        // kafkajs normally returns false for this; tolerate it in any form.
+      } else if (types.every((x) => x === 'TOPIC_AUTHORIZATION_FAILED' || x === 'CLUSTER_AUTHORIZATION_FAILED')) {
+        log.warn({ component: 'audit-sink', topics: missing }, 'not allowed to create audit topics; assuming they exist (sends will fail if they do not)');
+      } else {
+        throw e;
+      }
+    }
+    for (const m of missing) this.ensured.add(m);
+  }
+
+  private async connect(): Promise<void> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    const admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+    try {
+      await producer.connect();
+      await admin.connect();
+      this.producer = producer;
+      this.admin = admin;
+      await this.ensureTopics(this.cfg.topics ?? []);
+      // Only now may the worker use the producer (send() checks this flag).
+      this.connected = true;
+    } catch (e) {
+      this.connected = false;
+      this.producer = undefined;
+      this.admin = undefined;
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async disconnect(): Promise<void> {
+    const p = this.producer;
+    const a = this.admin;
+    this.connected = false;
+    this.producer = undefined;
+    this.admin = undefined;
+    await Promise.all([p?.disconnect().catch(() => undefined), a?.disconnect().catch(() => undefined)]);
+  }
+
+  private async degrade(e: unknown, events: number): Promise<void> {
+    const wasUp = this.state === 'up';
+    this.state = 'degraded';
+    this.cfg.metrics?.auditSinkUp.set(0);
+    await this.disconnect();
+    if (!this.announcedDegraded) {
+      // Announced once per outage; a failed replay attempt after a reconnect is part of the same outage.
+      this.announcedDegraded = true;
+      this.lastReconnectWarn = Date.now();
+      if (!this.degradedSince) this.degradedSince = Date.now();
+      log.error({ component: 'audit-sink', err: e, events, wasUp }, 'audit cluster write failed; audit events go to the local spool until it is back');
+      this.emit('degraded', { reason: errText(e), spooledRecords: this.spool?.pendingRecords ?? 0 });
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnecting || this.reconnectTimer) return;
+    const max = this.cfg.reconnect?.maxMs ?? 30_000;
+    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+    this.backoffMs = Math.min(this.backoffMs * 2, max);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.reconnectAttempt = this.tryReconnect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private async tryReconnect(): Promise<void> {
+    if (this.closing || this.connected) return;
+    this.reconnecting = true;
+    try {
+      await this.connect();
+      if (this.closing) {
+        // close() ran meanwhile: do not leave a connection behind.
+        await this.disconnect();
+        return;
+      }
+      this.backoffMs = this.cfg.reconnect?.initialMs ?? 500;
+      this.state = 'replaying';
+      log.info({ component: 'audit-sink', spooled: this.spool?.pendingRecords ?? 0 }, 'audit cluster reachable again; replaying the spool');
+      this.wake();
+    } catch (e) {
+      // Say it now and then, not on every attempt: a lasting misconfiguration (e.g. a replication factor the
+      // cluster cannot meet) must stay visible, a long outage must not flood the log.
+      const now = Date.now();
+      if (now - this.lastReconnectWarn >= 60_000) {
+        this.lastReconnectWarn = now;
+        log.warn({ component: 'audit-sink', err: e, spooled: this.spool?.pendingRecords ?? 0 }, 'audit cluster still not usable; retrying in the background');
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+    if (!this.connected && !this.closing) this.scheduleReconnect();
+  }
+
+  private updateLag(): void {
+    this.cfg.metrics?.auditSinkLag.set(this.pending);
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
