@@ -1,0 +1,193 @@
+/**
+ * Proxy configuration: one YAML file, overridden by KAP_* environment variables and then by command-line
+ * flags, validated at start with messages that name the bad key and say what is expected.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+
+export interface TlsServerConfig { cert: string; key: string; ca?: string; requireClientCert?: boolean }
+export interface TlsClientConfig { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized?: boolean }
+export interface SaslClientConfig { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+
+export interface ProxyConfig {
+  listen: {
+    /** Interface the proxy binds (an IP address, so listeners bind synchronously). */
+    host: string;
+    bootstrapPort: number;
+    /** Broker N is served on brokerPortBase + N. */
+    brokerPortBase: number;
+    /** Host name clients are told to connect to. */
+    advertisedHost: string;
+    /** What clients speak to the proxy: PLAINTEXT or SASL_PLAINTEXT, SSL or SASL_SSL with tls. Informational for events. */
+    securityProtocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
+    tls?: TlsServerConfig;
+  };
+  upstream: {
+    bootstrapServers: string[];
+    tls?: TlsClientConfig;
+    connectTimeoutMs: number;
+  };
+  limits: {
+    maxFrameBytes: number;
+    maxResponseFrameBytes: number;
+    /** Largest Produce/Fetch response buffered to rewrite leader hints; larger ones stream unchanged. */
+    rewriteBufferBytes: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
+    idleTimeoutMs: number;
+  };
+  admin: { enabled: boolean; host: string; port: number };
+  shutdown: { drainTimeoutMs: number };
+  audit: AuditConfig;
+  log: { level: string };
+}
+
+export interface AuditConfig {
+  enabled: boolean;
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  retentionMs: number;
+  /** The audit cluster; defaults to the proxied cluster's bootstrap servers. */
+  brokers?: string[];
+  sasl?: SaslClientConfig;
+  tls?: TlsClientConfig;
+  clientId: string;
+  /** Cluster id used in event CRNs; discovered from the audit cluster when not set. */
+  clusterId?: string;
+  failMode: 'open' | 'closed';
+  spool: { dir: string; fsync: 'always' | 'never' | number; maxBytes: number };
+  batch: { maxEvents: number; lingerMs: number };
+  /** Raw rules section, validated by src/audit/rules.ts. */
+  rules: unknown;
+}
+
+export const DEFAULTS: ProxyConfig = {
+  listen: { host: '0.0.0.0', bootstrapPort: 9192, brokerPortBase: 9200, advertisedHost: '127.0.0.1', securityProtocol: 'PLAINTEXT' },
+  upstream: { bootstrapServers: ['127.0.0.1:9092'], connectTimeoutMs: 10_000 },
+  limits: {
+    maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, rewriteBufferBytes: 8 * 1024 * 1024,
+    maxConnections: 20_000, maxConnectionsPerAddress: 2_000, idleTimeoutMs: 10 * 60_000,
+  },
+  admin: { enabled: true, host: '127.0.0.1', port: 9099 },
+  shutdown: { drainTimeoutMs: 15_000 },
+  audit: {
+    enabled: true, topic: 'confluent-audit-log-events', partitions: 3, replicationFactor: -1, retentionMs: 90 * 24 * 3600_000,
+    clientId: 'kafka-audit-proxy', failMode: 'open',
+    spool: { dir: './audit-spool', fsync: 'always', maxBytes: 1024 * 1024 * 1024 },
+    batch: { maxEvents: 500, lingerMs: 20 },
+    rules: {},
+  },
+  log: { level: 'info' },
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deep-merges `over` onto `base`, rejecting keys that `base` does not have (typos fail loudly). */
+function merge(base: unknown, over: unknown, path: string, open: Set<string>): unknown {
+  if (over === undefined) return base;
+  if (!isObj(base) || !isObj(over) || open.has(path)) return over;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const p = path ? `${path}.${k}` : k;
+    if (!(k in base) && !OPTIONAL_KEYS.has(p) && !open.has(path)) {
+      throw new ConfigError(`${p}: unknown setting (known here: ${Object.keys(base).join(', ')})`);
+    }
+    out[k] = merge(base[k], v, p, open);
+  }
+  return out;
+}
+
+/** Keys that have no default but may be set. */
+const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId']);
+/** Sections whose content is validated elsewhere. */
+const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'upstream.tls', 'audit.sasl', 'audit.tls']);
+
+function check(cond: boolean, key: string, expected: string, got: unknown): void {
+  if (!cond) throw new ConfigError(`${key}: must be ${expected} (got ${JSON.stringify(got)})`);
+}
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+const isHostPort = (v: unknown) => typeof v === 'string' && /^[^\s:]+:\d{1,5}$/.test(v);
+
+export function validate(c: ProxyConfig): ProxyConfig {
+  check(typeof c.listen.host === 'string' && /^[\d.]+$|:/.test(c.listen.host), 'listen.host', 'an IP address such as 0.0.0.0 or 127.0.0.1', c.listen.host);
+  check(isPort(c.listen.bootstrapPort), 'listen.bootstrapPort', 'a port number 0-65535', c.listen.bootstrapPort);
+  check(isPort(c.listen.brokerPortBase), 'listen.brokerPortBase', 'a port number 0-65535', c.listen.brokerPortBase);
+  check(typeof c.listen.advertisedHost === 'string' && c.listen.advertisedHost.length > 0, 'listen.advertisedHost', 'a host name', c.listen.advertisedHost);
+  check(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'].includes(c.listen.securityProtocol), 'listen.securityProtocol', 'PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL', c.listen.securityProtocol);
+  if (c.listen.tls) {
+    check(typeof c.listen.tls.cert === 'string' && typeof c.listen.tls.key === 'string', 'listen.tls', 'an object with cert and key file paths', '(object)');
+  }
+  check(Array.isArray(c.upstream.bootstrapServers) && c.upstream.bootstrapServers.length > 0 && c.upstream.bootstrapServers.every(isHostPort),
+    'upstream.bootstrapServers', 'a non-empty list of "host:port"', c.upstream.bootstrapServers);
+  for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'rewriteBufferBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
+    check(isPosInt(c.limits[k]), `limits.${k}`, 'a positive integer', c.limits[k]);
+  }
+  check(isPort(c.admin.port), 'admin.port', 'a port number 0-65535', c.admin.port);
+  check(['open', 'closed'].includes(c.audit.failMode), 'audit.failMode', 'open or closed', c.audit.failMode);
+  check(typeof c.audit.topic === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(c.audit.topic), 'audit.topic', 'a valid Kafka topic name', c.audit.topic);
+  check(isPosInt(c.audit.partitions), 'audit.partitions', 'a positive integer', c.audit.partitions);
+  check(c.audit.spool.fsync === 'always' || c.audit.spool.fsync === 'never' || isPosInt(c.audit.spool.fsync),
+    'audit.spool.fsync', '"always", "never" or an interval in milliseconds', c.audit.spool.fsync);
+  check(isPosInt(c.audit.spool.maxBytes), 'audit.spool.maxBytes', 'a positive integer', c.audit.spool.maxBytes);
+  if (c.audit.brokers) check(Array.isArray(c.audit.brokers) && c.audit.brokers.every(isHostPort), 'audit.brokers', 'a list of "host:port"', c.audit.brokers);
+  if (c.audit.sasl) {
+    check(['plain', 'scram-sha-256', 'scram-sha-512'].includes(c.audit.sasl.mechanism), 'audit.sasl.mechanism', 'plain, scram-sha-256 or scram-sha-512', c.audit.sasl.mechanism);
+    check(typeof c.audit.sasl.username === 'string' && typeof c.audit.sasl.password === 'string', 'audit.sasl', 'an object with username and password', '(redacted)');
+  }
+  check(typeof c.log.level === 'string' && ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.log.level), 'log.level', 'one of fatal, error, warn, info, debug, trace, silent', c.log.level);
+  return c;
+}
+
+/** Environment overrides: KAP_<SECTION>_<KEY> in upper snake case, e.g. KAP_LISTEN_BOOTSTRAP_PORT=9192. */
+export function envOverrides(env: NodeJS.ProcessEnv): Obj {
+  const out: Obj = {};
+  const sections = DEFAULTS as unknown as Obj;
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('KAP_') || raw === undefined) continue;
+    const rest = name.slice(4).toLowerCase();
+    const section = Object.keys(sections).find((s) => rest.startsWith(s + '_'));
+    if (!section) throw new ConfigError(`${name}: unknown environment override (expected KAP_<section>_<key>, sections: ${Object.keys(sections).join(', ')})`);
+    const keyPath = rest.slice(section.length + 1).split('__').map((p) => p.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()));
+    setPath(out, [section, ...keyPath], coerce(raw));
+  }
+  return out;
+}
+
+function coerce(raw: string): unknown {
+  if (/^-?\d+$/.test(raw)) return Number(raw);
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (raw.includes(',') && raw.split(',').every(isHostPort)) return raw.split(',');
+  return raw;
+}
+
+export function setPath(obj: Obj, path: string[], value: unknown): void {
+  let o = obj;
+  for (const p of path.slice(0, -1)) { if (!isObj(o[p])) o[p] = {}; o = o[p] as Obj; }
+  o[path[path.length - 1]] = value;
+}
+
+/** Loads and validates the configuration: defaults ← YAML file ← environment ← flag overrides. */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Obj } = {}): ProxyConfig {
+  let fileObj: unknown = {};
+  if (opts.file) {
+    let text: string;
+    try { text = readFileSync(opts.file, 'utf8'); } catch (e) {
+      throw new ConfigError(`config file ${opts.file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    try { fileObj = parseYaml(text) ?? {}; } catch (e) {
+      throw new ConfigError(`config file ${opts.file}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
+    }
+    if (!isObj(fileObj)) throw new ConfigError(`config file ${opts.file}: must be a YAML mapping of sections (listen, upstream, audit, ...)`);
+  }
+  let c = merge(DEFAULTS, fileObj, '', OPEN_SECTIONS);
+  c = merge(c, envOverrides(opts.env ?? {}), '', OPEN_SECTIONS);
+  c = merge(c, opts.overrides ?? {}, '', OPEN_SECTIONS);
+  return validate(structuredClone(c) as ProxyConfig);
+}

@@ -1,0 +1,434 @@
+/**
+ * One client connection and its upstream broker connection.
+ *
+ * Requests flow client → broker and responses broker → client, in order (Kafka answers in request order on
+ * a connection, so a FIFO of in-flight requests pairs them). Frames of APIs the proxy audits or rewrites are
+ * buffered and decoded; everything else, including Produce and Fetch payloads, streams through chunk by
+ * chunk after a look at its header. Anything the proxy fails to decode is forwarded untouched.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { decodeMessage, encodeMessage, DecodeError, type Decoded } from '../../protocol/codec.js';
+import { readRequestHeader, responseBodyOffset, reframe, type RequestHeader } from '../../protocol/header.js';
+import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
+import { inRange } from '../../protocol/schema.js';
+import { skipperTo, tagsAt } from '../../protocol/skip.js';
+import { kafkaError } from '../../protocol/errors.js';
+import type { AuditOperation, ConnectionInfo } from '../audit/operation.js';
+import { AUDITED_API_KEYS, extractOperations } from '../audit/extract.js';
+import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
+import type { AuthOutcome } from './sasl-observer.js';
+import { SaslObserver } from './sasl-observer.js';
+import {
+  capApiVersions, learnTopicIds, rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints,
+} from './rewrite.js';
+import type { ProxyContext } from './context.js';
+
+interface InFlight {
+  header: RequestHeader;
+  apiName: string;
+  /** Decoded request body, for APIs the proxy audits or observes. */
+  request?: Decoded;
+  receivedAt: number;
+  forwardedAt: number;
+  expectResponse: boolean;
+}
+
+/** Which responses must be decoded: rewritten, observed, or paired with a decoded request for the audit. */
+const REWRITTEN = new Set<number>([API_KEY.ApiVersions, API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
+const SASL = new Set<number>([API_KEY.SaslHandshake, API_KEY.SaslAuthenticate]);
+/** First version of Produce / Fetch whose responses may carry leader hints (NodeEndpoints). */
+const HINT_FROM: Record<number, number> = { [API_KEY.Produce]: 10, [API_KEY.Fetch]: 16 };
+
+let nextConnectionId = 1;
+
+export class ProxyConnection {
+  readonly id = `c${nextConnectionId++}`;
+  readonly info: ConnectionInfo;
+  private readonly log: Logger;
+  private readonly inflight: InFlight[] = [];
+  private readonly sasl = new SaslObserver();
+  private readonly requests: FrameReader;
+  private readonly responses: FrameReader;
+  private upstream: Socket | undefined;
+  /** The response currently streaming through, so its metrics can be taken when it ends. */
+  private streaming: InFlight | undefined;
+  private closed = false;
+  private readonly reportedUndecodable = new Set<string>();
+  readonly remoteAddress: string;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly client: Socket,
+    readonly target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number },
+    private readonly listenerName: string,
+  ) {
+    this.remoteAddress = client.remoteAddress ?? 'unknown';
+    const clientAddress = `${client.remoteAddress}:${client.remotePort}`;
+    this.info = {
+      connectionId: this.id, clientAddress, principal: 'User:ANONYMOUS', securityProtocol: ctx.clientSecurityProtocol,
+    };
+    this.log = ctx.log.child({ conn: this.id, client: clientAddress, listener: listenerName });
+    const limits = ctx.config.limits;
+    this.requests = new FrameReader({
+      classify: (size, head) => this.classifyRequest(size, head),
+      onFrame: (frame) => this.onRequestFrame(frame),
+      onPassthrough: (bytes) => this.toUpstream(bytes),
+    }, limits.maxFrameBytes, 1024, 'request frame');
+    this.responses = new FrameReader({
+      classify: (size, head) => this.classifyResponse(size, head),
+      onFrame: (frame) => this.onResponseFrame(frame),
+      onPassthrough: (bytes, done) => this.onResponsePassthrough(bytes, done),
+    }, limits.maxResponseFrameBytes, 64, 'response frame');
+  }
+
+  /** Connects upstream, then starts relaying. Client bytes wait in the kernel until then (socket paused). */
+  async start(): Promise<void> {
+    const { client, ctx } = this;
+    client.setNoDelay(true);
+    client.on('error', (err) => this.close(`client socket error: ${err.message}`, 'client_error'));
+    client.on('close', () => this.close('client closed the connection'));
+    client.setTimeout(ctx.config.limits.idleTimeoutMs, () => {
+      const reason = this.requests.midFrame ? 'client sent part of a frame and stopped (idle timeout)' : 'connection idle';
+      this.close(`${reason} for ${ctx.config.limits.idleTimeoutMs} ms`, this.requests.midFrame ? 'partial_frame_timeout' : 'idle_timeout');
+    });
+    try {
+      this.upstream = await ctx.connectUpstream(this.target);
+    } catch (err) {
+      this.close(`cannot reach upstream ${this.describeTarget()}: ${(err as Error).message}`, 'upstream_unreachable');
+      return;
+    }
+    if (this.closed) { this.upstream.destroy(); return; }
+    const up = this.upstream;
+    up.setNoDelay(true);
+    up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error'));
+    up.on('close', () => this.close('broker closed the connection'));
+    up.on('data', (chunk: Buffer) => this.guard(() => {
+      this.ctx.metrics.bytes.inc({ direction: 'broker_to_client' }, chunk.length);
+      this.responses.push(chunk);
+    }));
+    up.on('drain', () => client.resume());
+    client.on('drain', () => up.resume());
+    client.on('data', (chunk: Buffer) => this.guard(() => {
+      this.ctx.metrics.bytes.inc({ direction: 'client_to_broker' }, chunk.length);
+      this.requests.push(chunk);
+    }));
+  }
+
+  private describeTarget(): string {
+    return this.target.kind === 'bootstrap' ? 'bootstrap servers' : `broker ${this.target.nodeId}`;
+  }
+
+  /** Runs a frame-processing step; a malformed stream closes this connection only. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const reason = err instanceof FrameError ? err.reason : err instanceof DecodeError ? 'malformed' : 'internal_error';
+      this.close(`${(err as Error).message}`, reason);
+      if (reason === 'internal_error') this.log.error({ err }, 'unexpected error while relaying; connection closed');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // client → broker
+
+  private headerVersion(apiKey: number, version: number): 1 | 2 {
+    const schema = apiSchema(apiKey);
+    return schema && inRange(version, schema.request.flexibleVersions) ? 2 : 1;
+  }
+
+  private classifyRequest(size: number, head: Buffer): FrameMode {
+    if (this.sasl.rawMode) return 'buffer';
+    if (size < 8) throw new FrameError(`request frame of ${size} bytes is too short for a request header`, 'malformed');
+    const apiKey = head.readInt16BE(0);
+    const version = head.readInt16BE(2);
+    if (this.mustDecodeRequest(apiKey)) return 'buffer';
+    // Streamed: only the header is read (and for Produce, the acks field).
+    const now = performance.now();
+    let header: RequestHeader;
+    try {
+      header = readRequestHeader(head, this.headerVersion(apiKey, version));
+    } catch {
+      header = { apiKey, apiVersion: version, correlationId: head.readInt32BE(4), clientId: null, bodyOffset: -1 };
+    }
+    const expectResponse = apiKey !== API_KEY.Produce || this.produceAcks(head, header) !== 0;
+    this.track(header, undefined, now, expectResponse);
+    return 'stream';
+  }
+
+  private mustDecodeRequest(apiKey: number): boolean {
+    return SASL.has(apiKey) || apiKey === API_KEY.ApiVersions || (AUDITED_API_KEYS.has(apiKey) && this.ctx.auditEnabled(apiKey));
+  }
+
+  /** Reads Produce's acks from the frame head; a head too short to tell is assumed to expect a response. */
+  private produceAcks(head: Buffer, header: RequestHeader): number {
+    const schema = apiSchema(API_KEY.Produce)!.request;
+    if (header.bodyOffset < 0 || !inRange(header.apiVersion, schema.validVersions)) return -1;
+    try {
+      const off = skipperTo(schema, header.apiVersion, 'Acks')(head, header.bodyOffset);
+      return head.readInt16BE(off);
+    } catch {
+      return -1;
+    }
+  }
+
+  private track(header: RequestHeader, request: Decoded | undefined, receivedAt: number, expectResponse: boolean): void {
+    const name = apiName(header.apiKey);
+    this.ctx.metrics.requests.inc({ api: name, version: String(header.apiVersion) });
+    if (expectResponse) {
+      this.inflight.push({ header, apiName: name, request, receivedAt, forwardedAt: performance.now(), expectResponse });
+    }
+  }
+
+  private onRequestFrame(frame: Buffer): void {
+    const receivedAt = performance.now();
+    if (this.sasl.rawMode) {
+      this.sasl.onClientToken(frame);
+      this.toUpstream(prefixed(frame));
+      return;
+    }
+    const apiKey = frame.readInt16BE(0);
+    const version = frame.readInt16BE(2);
+    const header = readRequestHeader(frame, this.headerVersion(apiKey, version));
+    let request: Decoded | undefined;
+    const schema = apiSchema(apiKey);
+    if (schema) {
+      try {
+        request = decodeMessage(schema.request, version, frame.subarray(header.bodyOffset));
+      } catch (err) {
+        this.reportUndecodable(apiKey, version, 'request', err as Error);
+      }
+    } else {
+      this.reportUndecodable(apiKey, version, 'request', new Error('no schema for this API'));
+    }
+    if (request) this.observeRequest(apiKey, version, request);
+    this.track(header, request, receivedAt, true);
+    this.toUpstream(prefixed(frame));
+  }
+
+  private observeRequest(apiKey: number, version: number, request: Decoded): void {
+    if (apiKey === API_KEY.ApiVersions && request.ClientSoftwareName) {
+      this.info.clientSoftwareName = request.ClientSoftwareName;
+      this.info.clientSoftwareVersion = request.ClientSoftwareVersion;
+    } else if (apiKey === API_KEY.SaslHandshake) {
+      this.sasl.onHandshakeRequest(request.Mechanism, version);
+      this.info.saslMechanism = request.Mechanism;
+    } else if (apiKey === API_KEY.SaslAuthenticate) {
+      this.sasl.onClientToken(request.AuthBytes);
+      request.AuthBytes = undefined; // drop the token (it may hold a password) as soon as it is read
+    }
+  }
+
+  private reportUndecodable(apiKey: number, version: number, side: string, err: Error): void {
+    const key = `${apiKey}:${version}:${side}`;
+    this.ctx.metrics.undecodable.inc({ api: apiName(apiKey), version: String(version), reason: side });
+    if (this.reportedUndecodable.has(key) || !this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
+    this.reportedUndecodable.add(key);
+    this.log.warn({ apiKey, api: apiName(apiKey), apiVersion: version, side, principal: this.info.principal, reason: err.message },
+      'frame forwarded without decoding');
+  }
+
+  private toUpstream(bytes: Buffer): void {
+    const up = this.upstream!;
+    if (!up.write(bytes)) this.client.pause();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // broker → client
+
+  /** Pops the in-flight request answered by this correlation id (skipping acks=0 produces we could not see). */
+  private pop(correlationId: number): InFlight {
+    while (this.inflight.length > 0) {
+      const next = this.inflight.shift()!;
+      if (next.header.correlationId === correlationId) return next;
+      this.log.debug({ correlationId: next.header.correlationId, api: next.apiName }, 'request had no response');
+    }
+    throw new FrameError(`response with correlation id ${correlationId} matches no request in flight`, 'malformed');
+  }
+
+  private classifyResponse(size: number, head: Buffer): FrameMode {
+    if (this.sasl.rawMode) return 'buffer';
+    if (size < 4) throw new FrameError(`response frame of ${size} bytes is too short`, 'malformed');
+    const entry = this.inflight[0];
+    const correlationId = head.readInt32BE(0);
+    if (entry && entry.header.correlationId === correlationId && this.mustDecodeResponse(entry, size)) return 'buffer';
+    this.streaming = this.pop(correlationId);
+    return 'stream';
+  }
+
+  private mustDecodeResponse(entry: InFlight, size: number): boolean {
+    const key = entry.header.apiKey;
+    if (REWRITTEN.has(key) || SASL.has(key) || entry.request !== undefined) return true;
+    const hintFrom = HINT_FROM[key];
+    if (hintFrom === undefined || entry.header.apiVersion < hintFrom) return false;
+    if (size <= this.ctx.config.limits.rewriteBufferBytes) return true;
+    this.ctx.metrics.undecodable.inc({ api: entry.apiName, version: String(entry.header.apiVersion), reason: 'too_large_for_leader_hint_check' });
+    return false;
+  }
+
+  private onResponsePassthrough(bytes: Buffer, done: boolean): void {
+    this.toClient(bytes);
+    if (done && this.streaming) { this.observeLatency(this.streaming); this.streaming = undefined; }
+  }
+
+  private onResponseFrame(frame: Buffer): void {
+    if (this.sasl.rawMode) {
+      // A raw v0 token from the broker: reaching us means the step succeeded (failure closes the socket).
+      this.emitAuth(this.sasl.onServerToken(0, ''));
+      this.toClient(prefixed(frame));
+      return;
+    }
+    const entry = this.pop(frame.readInt32BE(0));
+    const out = this.processResponse(entry, frame);
+    this.toClient(out);
+    this.observeLatency(entry);
+  }
+
+  /** Decodes, observes, audits and (where needed) rewrites one response; returns the frame to send. */
+  private processResponse(entry: InFlight, frame: Buffer): Buffer {
+    const { apiKey, apiVersion } = entry.header;
+    const schema = apiSchema(apiKey);
+    const unchanged = prefixed(frame);
+    if (!schema) return unchanged;
+    // ApiVersions answers with header v0 always (KIP-511); others use v1 in flexible versions.
+    const headerVersion: 0 | 1 = apiKey !== API_KEY.ApiVersions && inRange(apiVersion, schema.response.flexibleVersions) ? 1 : 0;
+    let bodyOffset: number;
+    try {
+      bodyOffset = responseBodyOffset(frame, headerVersion);
+    } catch (err) {
+      this.reportUndecodable(apiKey, apiVersion, 'response', err as Error);
+      return unchanged;
+    }
+    const bodyBytes = frame.subarray(bodyOffset);
+    const hintFrom = HINT_FROM[apiKey];
+    if (hintFrom !== undefined && entry.request === undefined && !this.hasNodeEndpoints(schema.response, apiVersion, bodyBytes)) {
+      return unchanged; // the common case on the data path: no leader hints, nothing decoded
+    }
+    let body: Decoded;
+    let decodedVersion = apiVersion;
+    try {
+      body = decodeMessage(schema.response, apiVersion, bodyBytes);
+    } catch (err) {
+      // A broker that does not support the requested ApiVersions version answers in v0 (KIP-511).
+      if (apiKey === API_KEY.ApiVersions && apiVersion > 0) {
+        try { body = decodeMessage(schema.response, 0, bodyBytes); decodedVersion = 0; } catch { /* reported below */ }
+      }
+      if (decodedVersion === apiVersion) {
+        this.reportUndecodable(apiKey, apiVersion, 'response', err as Error);
+        this.auditPair(entry, undefined, true);
+        return unchanged;
+      }
+    }
+    body = body!;
+    this.ctx.metrics.responses.inc({ api: entry.apiName, error_code: String(body.ErrorCode ?? 0) });
+    this.observeResponse(entry, body);
+    this.auditPair(entry, body, false);
+    if (!this.rewrite(apiKey, body)) return unchanged;
+    return reframe(frame.subarray(0, bodyOffset), encodeMessage(schema.response, decodedVersion, body));
+  }
+
+  private hasNodeEndpoints(schema: import('../../protocol/schema.js').MessageSchema, version: number, body: Buffer): boolean {
+    try {
+      return tagsAt(body, skipperTo(schema, version)(body, 0)).includes(0);
+    } catch (err) {
+      this.reportUndecodable(schema.apiKey, version, 'response', err as Error);
+      return false;
+    }
+  }
+
+  private rewrite(apiKey: number, body: Decoded): boolean {
+    const { brokers, topicIds } = this.ctx;
+    switch (apiKey) {
+      case API_KEY.ApiVersions: return capApiVersions(body);
+      case API_KEY.Metadata: this.ctx.setClusterId(body.ClusterId); return rewriteMetadata(body, brokers, topicIds);
+      case API_KEY.FindCoordinator: return rewriteFindCoordinator(body, brokers);
+      case API_KEY.DescribeCluster: this.ctx.setClusterId(body.ClusterId); return rewriteDescribeCluster(body, brokers);
+      case API_KEY.Produce: case API_KEY.Fetch: return rewriteNodeEndpoints(body, brokers);
+      default: learnTopicIds(apiKey, body, topicIds); return false;
+    }
+  }
+
+  private observeResponse(entry: InFlight, body: Decoded): void {
+    const key = entry.header.apiKey;
+    if (key === API_KEY.SaslHandshake) {
+      this.emitAuth(this.sasl.onHandshakeResponse(body.ErrorCode, kafkaError(body.ErrorCode).message));
+    } else if (key === API_KEY.SaslAuthenticate) {
+      const message = body.ErrorMessage ?? (body.ErrorCode ? kafkaError(body.ErrorCode).message : '');
+      this.emitAuth(this.sasl.onServerToken(body.ErrorCode, message));
+    }
+  }
+
+  private emitAuth(outcome: AuthOutcome | undefined): void {
+    if (!outcome) return;
+    if (outcome.success) this.info.principal = outcome.principal;
+    this.info.principalClaimed = outcome.claimed || undefined;
+    const e = outcome.errorCode !== undefined ? kafkaError(outcome.errorCode) : undefined;
+    this.ctx.audit({
+      category: 'authentication', method: 'Authentication', connection: { ...this.info, principal: outcome.principal },
+      resource: { type: 'Cluster', name: this.ctx.clusterId() }, operation: 'Authenticate',
+      result: { errorCode: outcome.errorCode ?? (outcome.success ? 0 : undefined), errorName: outcome.success ? 'NONE' : e?.name, message: outcome.message },
+      details: { mechanism: outcome.mechanism, username: outcome.username, ...(outcome.claimed ? { principalClaimed: true } : {}) },
+      timeMs: Date.now(),
+    });
+  }
+
+  /** Turns a decoded request (and its response, if any) into audit operations. */
+  private auditPair(entry: InFlight, response: Decoded | undefined, undecodable: boolean): void {
+    if (!entry.request || !AUDITED_API_KEYS.has(entry.header.apiKey)) return;
+    let ops: AuditOperation[];
+    try {
+      ops = extractOperations(entry.header.apiKey, entry.request, response, {
+        apiVersion: entry.header.apiVersion, correlationId: entry.header.correlationId, clientId: entry.header.clientId,
+        connection: { ...this.info }, timeMs: Date.now() - Math.round(performance.now() - entry.receivedAt), clusterId: this.ctx.clusterId(),
+        topicName: (id) => this.ctx.topicIds.get(id),
+      });
+    } catch (err) {
+      this.log.error({ err, api: entry.apiName }, 'audit extraction failed; operation not audited');
+      this.ctx.metrics.auditDropped.inc({ reason: 'extract_error' });
+      return;
+    }
+    if (undecodable) for (const op of ops) op.result.message ||= 'response could not be decoded';
+    for (const op of ops) this.ctx.audit(op);
+  }
+
+  private observeLatency(entry: InFlight): void {
+    const now = performance.now();
+    this.ctx.metrics.requestLatency.observe({ api: entry.apiName }, (now - entry.receivedAt) / 1000);
+    this.ctx.metrics.upstreamLatency.observe({ api: entry.apiName }, (now - entry.forwardedAt) / 1000);
+  }
+
+  private toClient(bytes: Buffer): void {
+    if (!this.client.write(bytes)) this.upstream?.pause();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  /** Number of requests waiting for a response; the server drains these on shutdown. */
+  get pending(): number { return this.inflight.length + (this.streaming ? 1 : 0); }
+
+  close(reason: string, errorReason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (errorReason && errorReason !== 'idle_timeout') {
+      this.ctx.metrics.connectionErrors.inc({ reason: errorReason });
+      this.log.warn({ reason, kind: errorReason }, 'connection closed by the proxy');
+    } else {
+      this.log.debug({ reason }, 'connection closed');
+    }
+    this.emitAuth(this.sasl.onConnectionClosed());
+    for (const entry of this.inflight.splice(0)) this.auditPair(entry, undefined, false);
+    this.client.end();
+    this.client.destroySoon?.();
+    this.upstream?.end();
+    setTimeout(() => { this.client.destroy(); this.upstream?.destroy(); }, 1000).unref();
+    this.ctx.onConnectionClosed(this);
+  }
+}
+
+function prefixed(frame: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(frame.length + 4);
+  out.writeInt32BE(frame.length, 0);
+  frame.copy(out, 4);
+  return out;
+}

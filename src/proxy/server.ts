@@ -1,0 +1,203 @@
+/**
+ * The proxy: a bootstrap listener plus one listener per upstream broker, each accepted client paired with
+ * an upstream connection (src/proxy/connection.ts). Owns limits, upstream dialing (optionally TLS) and the
+ * graceful shutdown: stop accepting, let in-flight requests finish, then close.
+ */
+import net, { type Server, type Socket } from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
+import type { ProxyConfig } from '../config.js';
+import type { AuditOperation } from '../audit/operation.js';
+import { ProxyMetrics } from '../metrics.js';
+import { log as rootLog } from '../log.js';
+import { BrokerMap } from './broker-map.js';
+import { TopicIdMap } from './topic-ids.js';
+import { ProxyConnection } from './connection.js';
+import type { ProxyContext } from './context.js';
+
+/** Where audit operations go; implemented by the audit pipeline. */
+export interface AuditRecorder {
+  record(op: AuditOperation): void | Promise<void>;
+  /** Whether operations of this API are audited at all under the current rules. */
+  wants?(apiKey: number): boolean;
+}
+
+export interface ProxyServerOptions {
+  metrics?: ProxyMetrics;
+  log?: Logger;
+  auditor?: AuditRecorder;
+}
+
+export class ProxyServer implements ProxyContext {
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  readonly brokers: BrokerMap;
+  readonly topicIds = new TopicIdMap();
+  readonly clientSecurityProtocol: string;
+  private readonly listeners = new Map<string, Server>();
+  private readonly connections = new Set<ProxyConnection>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly undecodableSeen = new LRUCache<string, true>({ max: 10_000 });
+  private stopping = false;
+  private knownClusterId: string | undefined;
+  auditor: AuditRecorder | undefined;
+
+  constructor(readonly config: ProxyConfig, opts: ProxyServerOptions = {}) {
+    this.metrics = opts.metrics ?? new ProxyMetrics();
+    this.log = opts.log ?? rootLog.child({ component: 'proxy' });
+    this.auditor = opts.auditor;
+    this.clientSecurityProtocol = config.listen.securityProtocol;
+    this.brokers = new BrokerMap(config.listen.advertisedHost, config.listen.brokerPortBase, {
+      openBrokerListener: (nodeId, port) => this.listen(`broker-${nodeId}`, port, { kind: 'broker', nodeId }),
+    });
+  }
+
+  /** Opens the bootstrap listener; broker listeners open as brokers are discovered. */
+  async start(): Promise<void> {
+    this.listen('bootstrap', this.config.listen.bootstrapPort, { kind: 'bootstrap' });
+    await new Promise<void>((resolve, reject) => {
+      const s = this.listeners.get('bootstrap')!;
+      if (s.listening) return resolve();
+      s.once('listening', resolve);
+      s.once('error', reject);
+    });
+    this.log.info({ port: this.bootstrapPort, upstream: this.config.upstream.bootstrapServers }, 'proxy listening');
+  }
+
+  get bootstrapPort(): number {
+    const a = this.listeners.get('bootstrap')?.address();
+    return typeof a === 'object' && a ? a.port : this.config.listen.bootstrapPort;
+  }
+
+  /** host:port clients use as bootstrap.servers. */
+  get bootstrapAddress(): string { return `${this.config.listen.advertisedHost}:${this.bootstrapPort}`; }
+
+  private listen(name: string, port: number, target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): void {
+    if (this.stopping) return;
+    const onSocket = (socket: Socket) => this.accept(socket, target, name);
+    const t = this.config.listen.tls;
+    const server = t
+      ? tls.createServer({
+        cert: readFileSync(t.cert), key: readFileSync(t.key), ca: t.ca ? readFileSync(t.ca) : undefined,
+        requestCert: t.requireClientCert ?? false, rejectUnauthorized: t.requireClientCert ?? false,
+      }, onSocket)
+      : net.createServer(onSocket);
+    if (t) {
+      server.on('tlsClientError', (err: Error, sock: Socket) => {
+        this.metrics.connectionErrors.inc({ reason: 'tls_handshake' });
+        this.log.warn({ listener: name, client: `${sock.remoteAddress}:${sock.remotePort}`, reason: err.message }, 'TLS handshake with client failed');
+      });
+    }
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      this.log.error({ listener: name, port, code: err.code, reason: err.message },
+        err.code === 'EADDRINUSE' ? `port ${port} is already in use: choose another listen.bootstrapPort / listen.brokerPortBase` : 'listener failed');
+    });
+    // An IP host makes the bind synchronous, so a client told about this port can connect right away.
+    server.listen({ host: this.config.listen.host, port, backlog: 1024 });
+    this.listeners.set(name, server);
+    if (target.kind === 'broker') this.log.info({ nodeId: target.nodeId, port }, 'broker listener opened');
+  }
+
+  private accept(socket: Socket, target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }, name: string): void {
+    const addr = socket.remoteAddress ?? 'unknown';
+    const { maxConnections, maxConnectionsPerAddress } = this.config.limits;
+    const reject = (reason: string, label: string) => {
+      this.metrics.connectionsRejected.inc({ reason: label });
+      this.log.warn({ client: `${addr}:${socket.remotePort}`, reason }, 'connection refused');
+      socket.destroy();
+    };
+    if (this.stopping) return reject('proxy is shutting down', 'shutting_down');
+    if (this.connections.size >= maxConnections) return reject(`limits.maxConnections (${maxConnections}) reached`, 'max_connections');
+    const n = this.perAddress.get(addr) ?? 0;
+    if (n >= maxConnectionsPerAddress) return reject(`limits.maxConnectionsPerAddress (${maxConnectionsPerAddress}) reached for ${addr}`, 'max_per_address');
+    this.perAddress.set(addr, n + 1);
+    const conn = new ProxyConnection(this, socket, target, name);
+    this.connections.add(conn);
+    this.metrics.connectionsActive.inc({ listener: target.kind });
+    this.metrics.connectionsTotal.inc({ listener: target.kind });
+    void conn.start();
+  }
+
+  onConnectionClosed(conn: ProxyConnection): void {
+    if (!this.connections.delete(conn)) return;
+    const addr = conn.remoteAddress;
+    const n = (this.perAddress.get(addr) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(addr); else this.perAddress.set(addr, n);
+    this.metrics.connectionsActive.dec({ listener: conn.target.kind });
+  }
+
+  get connectionCount(): number { return this.connections.size; }
+
+  connectUpstream(target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): Promise<Socket> {
+    if (target.kind === 'broker') {
+      const addr = this.brokers.upstreamOf(target.nodeId);
+      if (!addr) return Promise.reject(new Error(`broker ${target.nodeId} is not known yet; the client will refresh metadata through the bootstrap port`));
+      return this.dial(addr.host, addr.port);
+    }
+    const servers = this.config.upstream.bootstrapServers;
+    const attempt = async (i: number, errors: string[]): Promise<Socket> => {
+      if (i >= servers.length) throw new Error(`no bootstrap server reachable (${errors.join('; ')})`);
+      const [host, port] = splitHostPort(servers[i]);
+      try { return await this.dial(host, port); } catch (e) { return attempt(i + 1, [...errors, `${servers[i]}: ${(e as Error).message}`]); }
+    };
+    return attempt(0, []);
+  }
+
+  private dial(host: string, port: number): Promise<Socket> {
+    const t = this.config.upstream.tls;
+    const timeoutMs = this.config.upstream.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const socket: Socket = t
+        ? tls.connect({
+          host, port, servername: t.servername ?? (net.isIP(host) ? undefined : host),
+          ca: t.ca ? readFileSync(t.ca) : undefined, cert: t.cert ? readFileSync(t.cert) : undefined, key: t.key ? readFileSync(t.key) : undefined,
+          rejectUnauthorized: t.rejectUnauthorized ?? true,
+        })
+        : net.connect({ host, port });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect timed out after ${timeoutMs} ms`)); }, timeoutMs);
+      socket.once(t ? 'secureConnect' : 'connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket); });
+      socket.once('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+  }
+
+  clusterId(): string { return this.knownClusterId ?? 'unknown'; }
+  setClusterId(id: string | null | undefined): void { if (id) this.knownClusterId = id; }
+
+  audit(op: AuditOperation): void {
+    if (!this.auditor) return;
+    const r = this.auditor.record(op);
+    if (r && typeof (r as Promise<void>).catch === 'function') {
+      (r as Promise<void>).catch((err) => this.log.error({ err: (err as Error).message, method: op.method }, 'audit event could not be made durable'));
+    }
+  }
+
+  auditEnabled(apiKey: number): boolean { return this.auditor?.wants?.(apiKey) ?? this.auditor !== undefined; }
+
+  reportUndecodableOnce(key: string): boolean {
+    if (this.undecodableSeen.has(key)) return false;
+    this.undecodableSeen.set(key, true);
+    return true;
+  }
+
+  /** Stops accepting, waits for in-flight requests to be answered (bounded by shutdown.drainTimeoutMs), closes. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const s of this.listeners.values()) s.close();
+    const deadline = Date.now() + this.config.shutdown.drainTimeoutMs;
+    while (Date.now() < deadline && [...this.connections].some((c) => c.pending > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const left = [...this.connections].reduce((n, c) => n + c.pending, 0);
+    if (left > 0) this.log.warn({ pending: left }, 'drain timeout: closing connections with requests still in flight');
+    for (const c of [...this.connections]) c.close('proxy shutting down');
+    this.log.info('proxy stopped');
+  }
+}
+
+export function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), Number(s.slice(i + 1))];
+}
