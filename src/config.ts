@@ -26,6 +26,8 @@ export interface ProxyConfig {
     bootstrapServers: string[];
     tls?: TlsClientConfig;
     connectTimeoutMs: number;
+    /** Local address upstream connections are made from (choose the egress interface); default: any. */
+    localAddress?: string;
   };
   limits: {
     maxFrameBytes: number;
@@ -104,7 +106,7 @@ function merge(base: unknown, over: unknown, path: string, open: Set<string>): u
 }
 
 /** Keys that have no default but may be set. */
-const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId']);
+const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'upstream.localAddress', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId']);
 /** Sections whose content is validated elsewhere. */
 const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'upstream.tls', 'audit.sasl', 'audit.tls']);
 

@@ -203,7 +203,8 @@ export function sanitizeDetails(details: Record<string, unknown>): { clean: Reco
     const secretEntry = typeof obj.name === 'string' && isSecretKey(obj.name);
     for (const [k, x] of Object.entries(obj)) {
       const p = path ? `${path}.${k}` : k;
-      if (isSecretKey(k)) { removed.push(p); continue; }
+      // A value the extractor already redacted keeps its key, so the event still says which setting changed.
+      if (isSecretKey(k)) { if (x === '[REDACTED]') out[k] = x; else removed.push(p); continue; }
       if (secretEntry && k === 'value') { removed.push(p); out.valueRedacted = true; continue; }
       const w = walk(x, p);
       if (w !== undefined) out[k] = w;

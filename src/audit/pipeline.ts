@@ -31,7 +31,8 @@ export interface AuditSinkLike {
 export interface AuditPipelineOptions {
   rules: AuditRules;
   sink: AuditSinkLike;
-  clusterId: string;
+  /** The audited cluster's id, or a getter when it is learned later (the proxy reads it from Metadata). */
+  clusterId: string | (() => string);
   crnAuthority?: string;
   chain: AuditChain;
   metrics?: ProxyMetrics;
@@ -67,7 +68,10 @@ export class AuditPipeline {
     this.rules = opts.rules;
     this.sink = opts.sink;
     this.chain = opts.chain;
-    this.ctx = { clusterId: opts.clusterId, crnAuthority: opts.crnAuthority };
+    const id = opts.clusterId;
+    this.ctx = typeof id === 'function'
+      ? { get clusterId() { return id(); }, crnAuthority: opts.crnAuthority }
+      : { clusterId: id, crnAuthority: opts.crnAuthority };
     this.metrics = opts.metrics;
     this.failMode = opts.failMode ?? 'open';
     this.rulesOptions = opts.rulesOptions ?? opts.rules.options;

@@ -148,14 +148,15 @@ export class ProxyServer implements ProxyContext {
   private dial(host: string, port: number): Promise<Socket> {
     const t = this.config.upstream.tls;
     const timeoutMs = this.config.upstream.connectTimeoutMs;
+    const localAddress = this.config.upstream.localAddress;
     return new Promise((resolve, reject) => {
       const socket: Socket = t
         ? tls.connect({
-          host, port, servername: t.servername ?? (net.isIP(host) ? undefined : host),
+          host, port, localAddress, servername: t.servername ?? (net.isIP(host) ? undefined : host),
           ca: t.ca ? readFileSync(t.ca) : undefined, cert: t.cert ? readFileSync(t.cert) : undefined, key: t.key ? readFileSync(t.key) : undefined,
           rejectUnauthorized: t.rejectUnauthorized ?? true,
-        })
-        : net.connect({ host, port });
+        } as tls.ConnectionOptions)
+        : net.connect({ host, port, localAddress });
       const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect timed out after ${timeoutMs} ms`)); }, timeoutMs);
       socket.once(t ? 'secureConnect' : 'connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket); });
       socket.once('error', (err) => { clearTimeout(timer); reject(err); });

@@ -1,0 +1,161 @@
+/**
+ * Assembles a running proxy from a configuration: metrics, logs, the audit pipeline (rules → events →
+ * chain → Kafka sink with local spool), the proxy listeners and the admin HTTP server; and takes them down
+ * in the right order (drain the proxy, record "stopped", flush the audit sink).
+ */
+import net from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { type ProxyConfig, loadConfig } from './config.js';
+import { createLogger, setLogger } from './log.js';
+import { ProxyMetrics } from './metrics.js';
+import { ProxyServer, splitHostPort } from './proxy/server.js';
+import { AdminServer } from './admin/server.js';
+import { AuditChain } from './audit/chain.js';
+import { AuditPipeline } from './audit/pipeline.js';
+import { AuditRules, parseRulesConfig } from './audit/rules.js';
+import { KafkaAuditSink } from './audit/sink.js';
+import type { AuditKafkaConnection } from './audit/kafka-client.js';
+import { createKafka } from './audit/kafka-client.js';
+import { readFileSync } from 'node:fs';
+
+export interface App {
+  config: ProxyConfig;
+  proxy: ProxyServer;
+  metrics: ProxyMetrics;
+  log: Logger;
+  pipeline?: AuditPipeline;
+  sink?: KafkaAuditSink;
+  admin?: AdminServer;
+  adminPort?: number;
+  /** Re-reads the configuration file and applies the audit rules from it (connections stay up). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  configFile?: string;
+  /** Overrides applied on top of file and environment (used by the CLI's --set and by tests). */
+  overrides?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+}
+
+/** Connection settings of the audit cluster (the proxied cluster unless audit.brokers is set). */
+export function auditConnection(config: ProxyConfig): AuditKafkaConnection {
+  const a = config.audit;
+  const t = a.tls;
+  return {
+    brokers: a.brokers ?? config.upstream.bootstrapServers,
+    clientId: a.clientId,
+    sasl: a.sasl,
+    ssl: t ? {
+      ca: t.ca ? [readFileSync(t.ca)] : undefined, cert: t.cert ? readFileSync(t.cert) : undefined,
+      key: t.key ? readFileSync(t.key) : undefined, servername: t.servername, rejectUnauthorized: t.rejectUnauthorized ?? true,
+    } : undefined,
+  };
+}
+
+export async function startApp(opts: StartOptions = {}): Promise<App> {
+  const config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
+  const log = opts.log ?? createLogger(config.log.level);
+  setLogger(log);
+  const metrics = new ProxyMetrics();
+  const proxy = new ProxyServer(config, { metrics, log: log.child({ component: 'proxy' }) });
+
+  let pipeline: AuditPipeline | undefined;
+  let sink: KafkaAuditSink | undefined;
+  if (config.audit.enabled) {
+    const a = config.audit;
+    const rulesConfig = parseRulesConfig(a.rules);
+    const selfPrincipal = a.sasl ? `User:${a.sasl.username}` : undefined;
+    const rules = new AuditRules(rulesConfig, { selfPrincipal });
+    const connection = auditConnection(config);
+    sink = new KafkaAuditSink({
+      ...connection,
+      topics: rules.topics(),
+      topic: { partitions: a.partitions, replicationFactor: a.replicationFactor, retentionMs: a.retentionMs },
+      lingerMs: a.batch.lingerMs, batchSize: a.batch.maxEvents,
+      spool: { dir: join(a.spool.dir, 'spool'), fsync: a.spool.fsync, maxBytes: a.spool.maxBytes },
+      failMode: a.failMode, metrics,
+    });
+    const chain = AuditChain.open(join(a.spool.dir, 'chain'), { fsync: a.spool.fsync === 'always' });
+    if (!a.clusterId && !a.brokers) proxy.setClusterId(await discoverClusterId(connection, log));
+    pipeline = new AuditPipeline({
+      rules, sink, chain, metrics, failMode: a.failMode,
+      clusterId: () => a.clusterId ?? proxy.clusterId(),
+    });
+    proxy.auditor = pipeline;
+    await sink.start();
+  }
+
+  await proxy.start();
+  let admin: AdminServer | undefined;
+  let adminPort: number | undefined;
+  if (config.admin.enabled) {
+    admin = new AdminServer(metrics, { notReadyReasons: () => notReadyReasons(config, sink) }, log.child({ component: 'admin' }));
+    adminPort = await admin.start(config.admin.host, config.admin.port);
+  }
+  await pipeline?.lifecycle('started', {
+    bootstrap: proxy.bootstrapAddress, upstream: config.upstream.bootstrapServers, auditTopic: config.audit.topic,
+  });
+
+  let stopped = false;
+  return {
+    config, proxy, metrics, log, pipeline, sink, admin, adminPort,
+    async reload() {
+      if (!opts.configFile) { log.warn('reload requested but the proxy was started without a config file'); return; }
+      try {
+        const next = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
+        pipeline?.reloadRules(next.audit.rules);
+        log.info({ file: opts.configFile }, 'audit rules reloaded');
+      } catch (err) {
+        log.error({ reason: (err as Error).message }, 'config reload failed; keeping the rules in force');
+      }
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await proxy.stop();
+      if (pipeline) {
+        await pipeline.lifecycle('stopped', { reason: 'shutdown' });
+        await pipeline.close();
+      }
+      await admin?.stop();
+    },
+  };
+}
+
+/** The cluster id, read once at start so the first events already name the cluster. */
+async function discoverClusterId(connection: AuditKafkaConnection, log: Logger): Promise<string | undefined> {
+  const admin = createKafka({ ...connection, connectionTimeoutMs: 3000, requestTimeoutMs: 5000 }, 'cluster-id').admin();
+  try {
+    await admin.connect();
+    const d = await admin.describeCluster();
+    return d.clusterId;
+  } catch (err) {
+    log.warn({ reason: (err as Error).message }, 'cluster id not discovered at start; it is taken from the first Metadata response');
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+async function notReadyReasons(config: ProxyConfig, sink: KafkaAuditSink | undefined): Promise<string[]> {
+  const reasons: string[] = [];
+  const reachable = await Promise.all(config.upstream.bootstrapServers.map((s) => tcpReachable(s, 1500)));
+  if (!reachable.some(Boolean)) reasons.push(`no upstream bootstrap server reachable (${config.upstream.bootstrapServers.join(', ')})`);
+  if (sink && (sink.sinkState === 'closed' || sink.sinkState === 'stopped')) reasons.push(`audit sink is ${sink.sinkState}`);
+  return reasons;
+}
+
+function tcpReachable(hostPort: string, timeoutMs: number): Promise<boolean> {
+  const [host, port] = splitHostPort(hostPort);
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
