@@ -272,7 +272,9 @@ export function buildAuditEvent(op: AuditOperation, ctx: EventContext): AuditEve
       resourceType: op.resource.type,
       resourceName: op.resource.name,
     };
-    if (op.resource.patternType !== undefined) authz.patternType = op.resource.patternType;
+    // A request names one concrete resource, which the broker checks as a LITERAL resource pattern (as in
+    // Confluent's events); ACL APIs pass the binding's own pattern type instead.
+    authz.patternType = op.resource.patternType ?? 'LITERAL';
     data.authorizationInfo = authz;
   }
 

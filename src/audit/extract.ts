@@ -60,6 +60,12 @@ export const AUDITED_API_KEYS: ReadonlySet<number> = new Set<number>([
   API.AlterClientQuotas, API.AlterUserScramCredentials, API.AlterShareGroupOffsets, API.DeleteShareGroupOffsets,
 ]);
 
+/**
+ * Produce and Fetch: audited only when the rules switch the produce/consume categories on (they are off by
+ * default), because auditing them means decoding data-path frames. One operation per topic, never payloads.
+ */
+export const DATA_API_KEYS: ReadonlySet<number> = new Set<number>([0, 1]);
+
 // ------------------------------------------------------------------------------------------------------------
 // Categories
 
@@ -282,6 +288,39 @@ function deleteTopics(b: Builder, req: Decoded, res: Decoded | undefined, ctx: E
     emit(t.Name ?? r?.Name ?? null, hasId ? t.TopicId : r?.TopicId, r);
   }
   for (const r of results) if (!used.has(r)) emit(r.Name ?? null, r.TopicId, r);
+}
+
+/** Topic name of a Produce/Fetch topic entry: by name up to v12, by id from v13. */
+function dataTopicName(t: Decoded, nameField: string, ctx: ExtractContext): string {
+  if (t[nameField] != null) return t[nameField];
+  const id = t.TopicId as string | undefined;
+  return (id ? ctx.topicName(id) : undefined) ?? `topicId:${id ?? ZERO_UUID}`;
+}
+
+function produce(b: Builder, req: Decoded, res: Decoded | undefined, ctx: ExtractContext): void {
+  const key = (t: Decoded) => dataTopicName(t, 'Name', ctx);
+  for (const { req: t, res: r } of pairByKey<Decoded, Decoded>(req.TopicData, key, res?.Responses, key)) {
+    const parts: Decoded[] = t?.PartitionData ?? [];
+    const details = t ? {
+      partitions: parts.map((p) => p.Index),
+      bytes: parts.reduce((n, p) => n + (p.Records?.length ?? 0), 0),
+      acks: req.Acks, transactionalId: req.TransactionalId ?? undefined,
+    } : undefined;
+    b.add({ type: 'Topic', name: key((t ?? r)!) }, 'Write', r ? firstError(r.PartitionResponses ?? []) : { code: undefined }, details);
+  }
+}
+
+function fetch(b: Builder, req: Decoded, res: Decoded | undefined, ctx: ExtractContext): void {
+  const key = (t: Decoded) => dataTopicName(t, 'Topic', ctx);
+  for (const { req: t, res: r } of pairByKey<Decoded, Decoded>(req.Topics, key, res?.Responses, key)) {
+    const details = {
+      partitions: (t?.Partitions ?? r?.Partitions ?? []).map((p: Decoded) => p.Partition ?? p.PartitionIndex),
+      bytes: (r?.Partitions ?? []).reduce((n: number, p: Decoded) => n + (p.Records?.length ?? 0), 0),
+      sessionId: req.SessionId || undefined,
+    };
+    const outcome = withTopLevel(res, () => (r ? firstError(r.Partitions ?? []) : { code: undefined }));
+    b.add({ type: 'Topic', name: key((t ?? r)!) }, 'Read', outcome, details);
+  }
 }
 
 function createPartitions(b: Builder, req: Decoded, res: Decoded | undefined): void {
@@ -605,6 +644,8 @@ export function extractOperations(apiKey: number, request: Decoded, response: De
   const req = request;
   const res = response;
   switch (apiKey) {
+    case 0: produce(b, req, res, ctx); break;
+    case 1: fetch(b, req, res, ctx); break;
     case API.CreateTopics: createTopics(b, req, res); break;
     case API.DeleteTopics: deleteTopics(b, req, res, ctx); break;
     case API.CreatePartitions: createPartitions(b, req, res); break;

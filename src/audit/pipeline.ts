@@ -84,6 +84,17 @@ export class AuditPipeline {
   /** The rules in force. */
   get currentRules(): AuditRules { return this.rules; }
 
+  /**
+   * Whether operations of an API are wanted at all, so the proxy can skip decoding: Produce (0) and Fetch (1)
+   * only when the produce/consume categories are not off; everything else always (denials are kept anyway).
+   */
+  wants(apiKey: number): boolean {
+    const c = this.rules.config.categories;
+    if (apiKey === 0) return c.produce !== 'off';
+    if (apiKey === 1) return c.consume !== 'off';
+    return true;
+  }
+
   /** Audits one operation (see the module comment for the return value). */
   record(op: AuditOperation): void | Promise<void> {
     try {

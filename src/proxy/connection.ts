@@ -15,7 +15,7 @@ import { inRange } from '../../protocol/schema.js';
 import { skipperTo, tagsAt } from '../../protocol/skip.js';
 import { kafkaError } from '../../protocol/errors.js';
 import type { AuditOperation, ConnectionInfo } from '../audit/operation.js';
-import { AUDITED_API_KEYS, extractOperations } from '../audit/extract.js';
+import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../audit/extract.js';
 import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
 import type { AuthOutcome } from './sasl-observer.js';
 import { SaslObserver } from './sasl-observer.js';
@@ -23,6 +23,7 @@ import {
   capApiVersions, learnTopicIds, rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints,
 } from './rewrite.js';
 import type { ProxyContext } from './context.js';
+import { responseErrorCode } from '../metrics.js';
 
 interface InFlight {
   header: RequestHeader;
@@ -41,6 +42,9 @@ const SASL = new Set<number>([API_KEY.SaslHandshake, API_KEY.SaslAuthenticate]);
 const HINT_FROM: Record<number, number> = { [API_KEY.Produce]: 10, [API_KEY.Fetch]: 16 };
 
 let nextConnectionId = 1;
+
+/** APIs that yield audit operations; Produce/Fetch only when the rules ask for them (see auditEnabled). */
+const auditable = (apiKey: number) => AUDITED_API_KEYS.has(apiKey) || DATA_API_KEYS.has(apiKey);
 
 export class ProxyConnection {
   readonly id = `c${nextConnectionId++}`;
@@ -72,12 +76,12 @@ export class ProxyConnection {
     const limits = ctx.config.limits;
     this.requests = new FrameReader({
       classify: (size, head) => this.classifyRequest(size, head),
-      onFrame: (frame) => this.onRequestFrame(frame),
+      onFrame: (frame, whole) => this.onRequestFrame(frame, whole),
       onPassthrough: (bytes) => this.toUpstream(bytes),
     }, limits.maxFrameBytes, 1024, 'request frame');
     this.responses = new FrameReader({
       classify: (size, head) => this.classifyResponse(size, head),
-      onFrame: (frame) => this.onResponseFrame(frame),
+      onFrame: (frame, whole) => this.onResponseFrame(frame, whole),
       onPassthrough: (bytes, done) => this.onResponsePassthrough(bytes, done),
     }, limits.maxResponseFrameBytes, 64, 'response frame');
   }
@@ -144,6 +148,12 @@ export class ProxyConnection {
     const apiKey = head.readInt16BE(0);
     const version = head.readInt16BE(2);
     if (this.mustDecodeRequest(apiKey)) return 'buffer';
+    // An API Kafka does not have, or a version our schema does not know: relayed as is, but counted and logged.
+    const schema = apiSchema(apiKey);
+    if (schema ? !inRange(version, schema.request.validVersions) : apiName(apiKey) === `Api${apiKey}`) {
+      this.reportUndecodable(apiKey, version, 'request',
+        new Error(schema ? `version ${version} is not in the schema (valid ${schema.request.validVersions})` : 'unknown API key'));
+    }
     // Streamed: only the header is read (and for Produce, the acks field).
     const now = performance.now();
     let header: RequestHeader;
@@ -158,7 +168,7 @@ export class ProxyConnection {
   }
 
   private mustDecodeRequest(apiKey: number): boolean {
-    return SASL.has(apiKey) || apiKey === API_KEY.ApiVersions || (AUDITED_API_KEYS.has(apiKey) && this.ctx.auditEnabled(apiKey));
+    return SASL.has(apiKey) || apiKey === API_KEY.ApiVersions || (auditable(apiKey) && this.ctx.auditEnabled(apiKey));
   }
 
   /** Reads Produce's acks from the frame head; a head too short to tell is assumed to expect a response. */
@@ -181,11 +191,12 @@ export class ProxyConnection {
     }
   }
 
-  private onRequestFrame(frame: Buffer): void {
+  /** `whole`: the frame with its size prefix, as received (forwarded as is). */
+  private onRequestFrame(frame: Buffer, whole: Buffer): void {
     const receivedAt = performance.now();
     if (this.sasl.rawMode) {
       this.sasl.onClientToken(frame);
-      this.toUpstream(prefixed(frame));
+      this.toUpstream(whole);
       return;
     }
     const apiKey = frame.readInt16BE(0);
@@ -197,6 +208,13 @@ export class ProxyConnection {
       try {
         request = decodeMessage(schema.request, version, frame.subarray(header.bodyOffset));
       } catch (err) {
+        // A request of an audited (or SASL) API that cannot be audited must not reach the broker: Kafka's own parser
+        // is laxer (it ignores trailing bytes, for one), so forwarding would let such a request through unaudited.
+        if (SASL.has(apiKey) || AUDITED_API_KEYS.has(apiKey)) {
+          const supported = inRange(version, schema.request.validVersions);
+          throw new FrameError(`${apiName(apiKey)} v${version} request from ${this.info.principal} could not be decoded `
+            + `(${(err as Error).message}); not forwarded, as it could not be audited`, supported ? 'malformed' : 'unsupported_version');
+        }
         this.reportUndecodable(apiKey, version, 'request', err as Error);
       }
     } else {
@@ -204,7 +222,7 @@ export class ProxyConnection {
     }
     if (request) this.observeRequest(apiKey, version, request);
     this.track(header, request, receivedAt, true);
-    this.toUpstream(prefixed(frame));
+    this.toUpstream(whole);
   }
 
   private observeRequest(apiKey: number, version: number, request: Decoded): void {
@@ -272,24 +290,24 @@ export class ProxyConnection {
     if (done && this.streaming) { this.observeLatency(this.streaming); this.streaming = undefined; }
   }
 
-  private onResponseFrame(frame: Buffer): void {
+  private onResponseFrame(frame: Buffer, whole: Buffer): void {
     if (this.sasl.rawMode) {
       // A raw v0 token from the broker: reaching us means the step succeeded (failure closes the socket).
       this.emitAuth(this.sasl.onServerToken(0, ''));
-      this.toClient(prefixed(frame));
+      this.toClient(whole);
       return;
     }
     const entry = this.pop(frame.readInt32BE(0));
-    const out = this.processResponse(entry, frame);
+    const out = this.processResponse(entry, frame, whole);
     this.toClient(out);
     this.observeLatency(entry);
   }
 
   /** Decodes, observes, audits and (where needed) rewrites one response; returns the frame to send. */
-  private processResponse(entry: InFlight, frame: Buffer): Buffer {
+  private processResponse(entry: InFlight, frame: Buffer, whole: Buffer): Buffer {
     const { apiKey, apiVersion } = entry.header;
     const schema = apiSchema(apiKey);
-    const unchanged = prefixed(frame);
+    const unchanged = whole;
     if (!schema) return unchanged;
     // ApiVersions answers with header v0 always (KIP-511); others use v1 in flexible versions.
     const headerVersion: 0 | 1 = apiKey !== API_KEY.ApiVersions && inRange(apiVersion, schema.response.flexibleVersions) ? 1 : 0;
@@ -321,7 +339,7 @@ export class ProxyConnection {
       }
     }
     body = body!;
-    this.ctx.metrics.responses.inc({ api: entry.apiName, error_code: String(body.ErrorCode ?? 0) });
+    this.ctx.metrics.responses.inc({ api: entry.apiName, error_code: String(responseErrorCode(body)) });
     this.observeResponse(entry, body);
     this.auditPair(entry, body, false);
     if (!this.rewrite(apiKey, body)) return unchanged;
@@ -375,7 +393,7 @@ export class ProxyConnection {
 
   /** Turns a decoded request (and its response, if any) into audit operations. */
   private auditPair(entry: InFlight, response: Decoded | undefined, undecodable: boolean): void {
-    if (!entry.request || !AUDITED_API_KEYS.has(entry.header.apiKey)) return;
+    if (!entry.request || !auditable(entry.header.apiKey)) return;
     let ops: AuditOperation[];
     try {
       ops = extractOperations(entry.header.apiKey, entry.request, response, {
@@ -424,11 +442,4 @@ export class ProxyConnection {
     setTimeout(() => { this.client.destroy(); this.upstream?.destroy(); }, 1000).unref();
     this.ctx.onConnectionClosed(this);
   }
-}
-
-function prefixed(frame: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(frame.length + 4);
-  out.writeInt32BE(frame.length, 0);
-  frame.copy(out, 4);
-  return out;
 }

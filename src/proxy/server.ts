@@ -15,6 +15,7 @@ import { log as rootLog } from '../log.js';
 import { BrokerMap } from './broker-map.js';
 import { TopicIdMap } from './topic-ids.js';
 import { ProxyConnection } from './connection.js';
+import { DATA_API_KEYS } from '../audit/extract.js';
 import type { ProxyContext } from './context.js';
 
 /** Where audit operations go; implemented by the audit pipeline. */
@@ -85,9 +86,14 @@ export class ProxyServer implements ProxyContext {
       }, onSocket)
       : net.createServer(onSocket);
     if (t) {
+      // A failed handshake's socket is usually closed already, and a closed socket no longer knows its peer: note the
+      // address of each TCP connection as it arrives (the TLS socket wraps it as _parent).
+      const clientOf = new WeakMap<object, string>();
+      server.on('connection', (raw: Socket) => clientOf.set(raw, `${raw.remoteAddress}:${raw.remotePort}`));
       server.on('tlsClientError', (err: Error, sock: Socket) => {
         this.metrics.connectionErrors.inc({ reason: 'tls_handshake' });
-        this.log.warn({ listener: name, client: `${sock.remoteAddress}:${sock.remotePort}`, reason: err.message }, 'TLS handshake with client failed');
+        const client = clientOf.get((sock as unknown as { _parent?: object })._parent ?? sock) ?? `${sock.remoteAddress}:${sock.remotePort}`;
+        this.log.warn({ listener: name, client, reason: err.message }, 'TLS handshake with client failed');
       });
     }
     server.on('error', (err: NodeJS.ErrnoException) => {
@@ -174,7 +180,10 @@ export class ProxyServer implements ProxyContext {
     }
   }
 
-  auditEnabled(apiKey: number): boolean { return this.auditor?.wants?.(apiKey) ?? this.auditor !== undefined; }
+  auditEnabled(apiKey: number): boolean {
+    if (!this.auditor) return false;
+    return this.auditor.wants ? this.auditor.wants(apiKey) : !DATA_API_KEYS.has(apiKey);
+  }
 
   reportUndecodableOnce(key: string): boolean {
     if (this.undecodableSeen.has(key)) return false;

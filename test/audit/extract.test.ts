@@ -972,3 +972,46 @@ describe('scope', () => {
     for (const k of AUDITED_API_KEYS) assert.ok(API_SCHEMAS.has(k), `no schema for ${k}`);
   });
 });
+
+describe('Produce and Fetch (produce/consume categories)', () => {
+  test('Produce v9 by name: one Write per topic, bytes counted, payload never copied', () => {
+    const records = Buffer.from('record-batch-bytes-with-a-payload');
+    const ops = run(0, 9, {
+      TransactionalId: null, Acks: -1, TimeoutMs: 30000,
+      TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: records }, { Index: 2, Records: records }] }],
+    }, {
+      Responses: [{ Name: 'orders', PartitionResponses: [
+        { Index: 0, ErrorCode: 0, BaseOffset: 5n, LogAppendTimeMs: -1n, LogStartOffset: 0n, RecordErrors: [], ErrorMessage: null },
+        { Index: 2, ErrorCode: 0, BaseOffset: 9n, LogAppendTimeMs: -1n, LogStartOffset: 0n, RecordErrors: [], ErrorMessage: null },
+      ] }], ThrottleTimeMs: 0,
+    });
+    assert.deepEqual(ops, [expected({
+      apiKey: 0, method: 'Produce', category: 'produce', version: 9, resource: { type: 'Topic', name: 'orders' }, operation: 'Write',
+      result: OK, details: { partitions: [0, 2], bytes: records.length * 2, acks: -1 },
+    })]);
+    assert.ok(!JSON.stringify(ops, bigintReplacer).includes('payload'));
+  });
+
+  test('Produce: TOPIC_AUTHORIZATION_FAILED on a partition is the topic\'s result', () => {
+    const ops = run(0, 3, {
+      TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'payments', PartitionData: [{ Index: 0, Records: null }] }],
+    }, { Responses: [{ Name: 'payments', PartitionResponses: [{ Index: 0, ErrorCode: 29, BaseOffset: -1n, LogAppendTimeMs: -1n }] }], ThrottleTimeMs: 0 });
+    assert.equal(ops.length, 1);
+    assert.deepEqual(ops[0].result, { errorCode: 29, errorName: 'TOPIC_AUTHORIZATION_FAILED', message: kafkaError(29).message });
+  });
+
+  test('Fetch v13 by topic id resolves the name; one Read per topic', () => {
+    const part = { Partition: 1, CurrentLeaderEpoch: -1, FetchOffset: 0n, LastFetchedEpoch: -1, LogStartOffset: -1n, PartitionMaxBytes: 1048576 };
+    const ops = run(1, 13, {
+      ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: 52428800, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
+      Topics: [{ TopicId: ORDERS_ID, Partitions: [part] }], ForgottenTopicsData: [], RackId: '',
+    }, {
+      ThrottleTimeMs: 0, ErrorCode: 0, SessionId: 0,
+      Responses: [{ TopicId: ORDERS_ID, Partitions: [{ PartitionIndex: 1, ErrorCode: 0, HighWatermark: 3n, LastStableOffset: 3n, LogStartOffset: 0n, AbortedTransactions: null, PreferredReadReplica: -1, Records: Buffer.from('abc') }] }],
+    });
+    assert.deepEqual(ops, [expected({
+      apiKey: 1, method: 'Fetch', category: 'consume', version: 13, resource: { type: 'Topic', name: 'orders' }, operation: 'Read',
+      result: OK, details: { partitions: [1], bytes: 3 },
+    })]);
+  });
+});
