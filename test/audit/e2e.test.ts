@@ -245,7 +245,9 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
 
   test('lifecycle: started and stopped events bracket the run', () => {
     const methods = events.map((e) => e.data.methodName);
-    assert.equal(methods[0], 'proxy.Started');
+    // The sink may report itself degraded before "started" when the audit cluster is slow to accept the producer.
+    const started = methods.indexOf('proxy.Started');
+    assert.ok(started >= 0 && started < methods.findIndex((m) => m.startsWith('kafka.')), methods.slice(0, 5).join(', '));
     assert.equal(methods[methods.length - 1], 'proxy.Stopped');
   });
 });
