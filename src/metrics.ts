@@ -12,7 +12,10 @@ export class ProxyMetrics {
   readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });
   readonly connectionErrors = new client.Counter({ name: 'kafka_proxy_connection_errors_total', help: 'Connections closed by the proxy because of an error', labelNames: ['reason'], registers: [this.registry] });
   readonly requests = new client.Counter({ name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry] });
-  readonly responses = new client.Counter({ name: 'kafka_proxy_responses_total', help: 'Responses of decoded APIs by API and Kafka error code', labelNames: ['api', 'error_code'], registers: [this.registry] });
+  readonly responses = new client.Counter({
+    name: 'kafka_proxy_responses_total', labelNames: ['api', 'error_code'], registers: [this.registry],
+    help: 'Responses of decoded APIs by API and Kafka error code (the top-level error, else the first per-resource error, e.g. 36 for a CreateTopics of an existing topic; 0 when none)',
+  });
   readonly requestLatency = new client.Histogram({
     name: 'kafka_proxy_request_duration_seconds', help: 'Time from request received from the client to response sent back', labelNames: ['api'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
@@ -29,11 +32,46 @@ export class ProxyMetrics {
   readonly auditReplayed = new client.Counter({ name: 'kafka_audit_events_replayed_total', help: 'Spooled audit events delivered after the audit cluster came back', registers: [this.registry] });
   readonly auditDropped = new client.Counter({ name: 'kafka_audit_events_dropped_total', help: 'Audit events lost (should stay 0; non-zero only when the spool is full in fail-open mode)', labelNames: ['reason'], registers: [this.registry] });
   readonly auditFiltered = new client.Counter({ name: 'kafka_audit_events_filtered_total', help: 'Operations not audited because a rule excluded them or they were deduplicated', labelNames: ['reason'], registers: [this.registry] });
+  readonly auditRefused = new client.Counter({ name: 'kafka_audit_operations_refused_total', help: 'Audited operations refused in fail-closed mode because their events could not be made durable', labelNames: ['api'], registers: [this.registry] });
   readonly auditSpoolBytes = new client.Gauge({ name: 'kafka_audit_spool_bytes', help: 'Bytes in the local audit spool waiting for replay', registers: [this.registry] });
   readonly auditSinkLag = new client.Gauge({ name: 'kafka_audit_sink_pending_events', help: 'Audit events accepted but not yet acknowledged by the audit cluster', registers: [this.registry] });
   readonly auditSinkUp = new client.Gauge({ name: 'kafka_audit_sink_up', help: '1 when the audit cluster accepts writes, 0 when events go to the spool', registers: [this.registry] });
 
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: this.registry });
+    // Export the loss counter at 0 from the start: an alert on it, or a dashboard panel, then sees a series
+    // (a labelled counter that never moved would be absent from /metrics altogether).
+    for (const reason of AUDIT_DROP_REASONS) this.auditDropped.inc({ reason }, 0);
   }
+}
+
+/** Values of the reason label of kafka_audit_events_dropped_total. */
+export const AUDIT_DROP_REASONS = ['internal_error', 'extract_error', 'too_large_to_audit', 'sink_closed', 'spool_full', 'spool_full_fail_closed', 'spool_error', 'spool_corrupt'] as const;
+
+/**
+ * The error code a response is counted under in kafka_proxy_responses_total: the top-level ErrorCode when it is
+ * set, otherwise the first non-zero ErrorCode of the per-resource entries (CreateTopics, DeleteTopics, CreateAcls,
+ * Produce partitions, ... report failures only there), otherwise 0. One code per response, so the series of an
+ * API still add up to its number of responses.
+ */
+export function responseErrorCode(body: Record<string, unknown>): number {
+  const top = body.ErrorCode;
+  if (typeof top === 'number' && top !== 0) return top;
+  return nestedErrorCode(body, 0) ?? 0;
+}
+
+function nestedErrorCode(o: Record<string, unknown>, depth: number): number | undefined {
+  for (const v of Object.values(o)) {
+    if (!Array.isArray(v)) continue;
+    for (const e of v) {
+      if (e === null || typeof e !== 'object' || Buffer.isBuffer(e)) break; // arrays of scalars/records: not entries
+      const code = (e as Record<string, unknown>).ErrorCode;
+      if (typeof code === 'number' && code !== 0) return code;
+      if (depth < 2) {
+        const inner = nestedErrorCode(e as Record<string, unknown>, depth + 1);
+        if (inner !== undefined) return inner;
+      }
+    }
+  }
+  return undefined;
 }

@@ -88,6 +88,17 @@ export class AuditPipeline {
    * Whether operations of an API are wanted at all, so the proxy can skip decoding: Produce (0) and Fetch (1)
    * only when the produce/consume categories are not off; everything else always (denials are kept anyway).
    */
+  /**
+   * In fail-closed mode, why an audited operation must be refused now (its event could not be made durable:
+   * the audit cluster is unreachable and the spool is full); undefined when operations may proceed.
+   */
+  refusal(): string | undefined {
+    if (this.failMode !== 'closed' || this.closed) return this.closed && this.failMode === 'closed' ? 'the audit pipeline is closed' : undefined;
+    const canAccept = (this.sink as { canAccept?: () => boolean }).canAccept;
+    if (!canAccept || canAccept.call(this.sink)) return undefined;
+    return 'kafka-audit-proxy (fail-closed): the audit log cannot record this operation now (audit cluster unreachable and local spool full)';
+  }
+
   wants(apiKey: number): boolean {
     const c = this.rules.config.categories;
     if (apiKey === 0) return c.produce !== 'off';

@@ -145,6 +145,16 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
 
   get sinkState(): SinkState { return this.state; }
   /** Events accepted but not yet acknowledged by Kafka (queued, in flight, or in the spool). */
+  /**
+   * Whether a new event can be made durable right now: the audit cluster takes writes, or the spool has room
+   * for at least one more event of up to `eventBytes`. Fail-closed mode refuses operations when this is false.
+   */
+  canAccept(eventBytes = 64 * 1024): boolean {
+    if (this.state === 'up') return true;
+    if (this.state === 'closed' || !this.spool) return false;
+    return this.spool.diskBytes + eventBytes <= this.spool.maxBytes;
+  }
+
   get pending(): number { return this.queue.length + this.inFlight + (this.spool?.pendingRecords ?? 0); }
 
   /**

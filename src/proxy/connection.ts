@@ -23,6 +23,7 @@ import {
   capApiVersions, learnTopicIds, rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints,
 } from './rewrite.js';
 import type { ProxyContext } from './context.js';
+import { REFUSABLE_API_KEYS, REFUSAL_CODE, refusalBody } from './reject.js';
 import { responseErrorCode } from '../metrics.js';
 
 interface InFlight {
@@ -33,6 +34,8 @@ interface InFlight {
   receivedAt: number;
   forwardedAt: number;
   expectResponse: boolean;
+  /** A response the proxy answers itself (fail-closed refusal), sent when this entry reaches the head. */
+  synthetic?: Buffer;
 }
 
 /** Which responses must be decoded: rewritten, observed, or paired with a decoded request for the audit. */
@@ -42,6 +45,16 @@ const SASL = new Set<number>([API_KEY.SaslHandshake, API_KEY.SaslAuthenticate]);
 const HINT_FROM: Record<number, number> = { [API_KEY.Produce]: 10, [API_KEY.Fetch]: 16 };
 
 let nextConnectionId = 1;
+
+/**
+ * Metric labels for an API and version. Both come from the client, so values outside what Kafka defines are
+ * folded into "unknown" / "unsupported": a hostile client must not be able to create unbounded series.
+ */
+function apiLabels(apiKey: number, version: number): { api: string; version: string } {
+  const name = apiName(apiKey);
+  if (name === `Api${apiKey}`) return { api: 'unknown', version: 'unknown' };
+  return { api: name, version: version >= 0 && version <= 30 ? String(version) : 'unsupported' };
+}
 
 /** APIs that yield audit operations; Produce/Fetch only when the rules ask for them (see auditEnabled). */
 const auditable = (apiKey: number) => AUDITED_API_KEYS.has(apiKey) || DATA_API_KEYS.has(apiKey);
@@ -147,7 +160,15 @@ export class ProxyConnection {
     if (size < 8) throw new FrameError(`request frame of ${size} bytes is too short for a request header`, 'malformed');
     const apiKey = head.readInt16BE(0);
     const version = head.readInt16BE(2);
-    if (this.mustDecodeRequest(apiKey)) return 'buffer';
+    if (this.mustDecodeRequest(apiKey)) {
+      const cap = this.ctx.config.limits.maxAuditedRequestBytes;
+      if (size <= cap) return 'buffer';
+      if (!DATA_API_KEYS.has(apiKey)) {
+        throw new FrameError(`${apiName(apiKey)} request of ${size} bytes exceeds limits.maxAuditedRequestBytes (${cap}); ` +
+          'it could not be audited, so it is not forwarded', 'too_large_to_audit');
+      }
+      this.ctx.metrics.auditDropped.inc({ reason: 'too_large_to_audit' });
+    }
     // An API Kafka does not have, or a version our schema does not know: relayed as is, but counted and logged.
     const schema = apiSchema(apiKey);
     if (schema ? !inRange(version, schema.request.validVersions) : apiName(apiKey) === `Api${apiKey}`) {
@@ -185,7 +206,7 @@ export class ProxyConnection {
 
   private track(header: RequestHeader, request: Decoded | undefined, receivedAt: number, expectResponse: boolean): void {
     const name = apiName(header.apiKey);
-    this.ctx.metrics.requests.inc({ api: name, version: String(header.apiVersion) });
+    this.ctx.metrics.requests.inc(apiLabels(header.apiKey, header.apiVersion));
     if (expectResponse) {
       this.inflight.push({ header, apiName: name, request, receivedAt, forwardedAt: performance.now(), expectResponse });
     }
@@ -221,8 +242,41 @@ export class ProxyConnection {
       this.reportUndecodable(apiKey, version, 'request', new Error('no schema for this API'));
     }
     if (request) this.observeRequest(apiKey, version, request);
-    this.track(header, request, receivedAt, true);
+    const refusal = request && REFUSABLE_API_KEYS.has(apiKey) ? this.ctx.auditRefusal() : undefined;
+    if (refusal && request && this.refuse(header, request, refusal, receivedAt)) return;
+    // Produce with acks=0 gets no response: not queued, audited now (when produce auditing decoded it).
+    const noResponse = apiKey === API_KEY.Produce && request?.Acks === 0;
+    this.track(header, request, receivedAt, !noResponse);
+    if (noResponse) {
+      this.auditPair({ header, apiName: 'Produce', request, receivedAt, forwardedAt: receivedAt, expectResponse: false }, undefined, false,
+        'acks=0: the broker sends no response');
+    }
     this.toUpstream(whole);
+  }
+
+  /** Answers an audited request with a POLICY_VIOLATION response instead of forwarding it (fail-closed). */
+  private refuse(header: RequestHeader, request: Decoded, message: string, receivedAt: number): boolean {
+    const schema = apiSchema(header.apiKey)!;
+    const body = refusalBody(header.apiKey, header.apiVersion, request, { code: REFUSAL_CODE, message });
+    if (!body) return false;
+    const flexible = inRange(header.apiVersion, schema.response.flexibleVersions);
+    const head = Buffer.alloc(flexible ? 5 : 4);
+    head.writeInt32BE(header.correlationId, 0);
+    this.ctx.metrics.requests.inc(apiLabels(header.apiKey, header.apiVersion));
+    this.ctx.metrics.auditRefused.inc({ api: apiName(header.apiKey) });
+    this.log.warn({ api: apiName(header.apiKey), principal: this.info.principal, correlationId: header.correlationId }, message);
+    this.inflight.push({ header, apiName: apiName(header.apiKey), receivedAt, forwardedAt: receivedAt, expectResponse: true, synthetic: reframe(head, body) });
+    this.flushSynthetic();
+    return true;
+  }
+
+  /** Sends refusals that have reached the head of the queue, keeping responses in request order. */
+  private flushSynthetic(): void {
+    while (this.inflight.length > 0 && this.inflight[0].synthetic && !this.streaming) {
+      const e = this.inflight.shift()!;
+      this.toClient(e.synthetic!);
+      this.observeLatency(e);
+    }
   }
 
   private observeRequest(apiKey: number, version: number, request: Decoded): void {
@@ -240,7 +294,7 @@ export class ProxyConnection {
 
   private reportUndecodable(apiKey: number, version: number, side: string, err: Error): void {
     const key = `${apiKey}:${version}:${side}`;
-    this.ctx.metrics.undecodable.inc({ api: apiName(apiKey), version: String(version), reason: side });
+    this.ctx.metrics.undecodable.inc({ ...apiLabels(apiKey, version), reason: side });
     if (this.reportedUndecodable.has(key) || !this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
     this.reportedUndecodable.add(key);
     this.log.warn({ apiKey, api: apiName(apiKey), apiVersion: version, side, principal: this.info.principal, reason: err.message },
@@ -257,6 +311,7 @@ export class ProxyConnection {
 
   /** Pops the in-flight request answered by this correlation id (skipping acks=0 produces we could not see). */
   private pop(correlationId: number): InFlight {
+    this.flushSynthetic();
     while (this.inflight.length > 0) {
       const next = this.inflight.shift()!;
       if (next.header.correlationId === correlationId) return next;
@@ -287,7 +342,7 @@ export class ProxyConnection {
 
   private onResponsePassthrough(bytes: Buffer, done: boolean): void {
     this.toClient(bytes);
-    if (done && this.streaming) { this.observeLatency(this.streaming); this.streaming = undefined; }
+    if (done && this.streaming) { this.observeLatency(this.streaming); this.streaming = undefined; this.flushSynthetic(); }
   }
 
   private onResponseFrame(frame: Buffer, whole: Buffer): void {
@@ -392,7 +447,7 @@ export class ProxyConnection {
   }
 
   /** Turns a decoded request (and its response, if any) into audit operations. */
-  private auditPair(entry: InFlight, response: Decoded | undefined, undecodable: boolean): void {
+  private auditPair(entry: InFlight, response: Decoded | undefined, undecodable: boolean, noResponseReason?: string): void {
     if (!entry.request || !auditable(entry.header.apiKey)) return;
     let ops: AuditOperation[];
     try {
@@ -407,6 +462,7 @@ export class ProxyConnection {
       return;
     }
     if (undecodable) for (const op of ops) op.result.message ||= 'response could not be decoded';
+    if (noResponseReason) for (const op of ops) op.result.message = noResponseReason;
     for (const op of ops) this.ctx.audit(op);
   }
 

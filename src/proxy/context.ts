@@ -24,6 +24,8 @@ export interface ProxyContext {
   audit(op: AuditOperation): void;
   /** Whether the audit rules want operations of this API at all (if not, its frames are not decoded). */
   auditEnabled(apiKey: number): boolean;
+  /** In fail-closed mode, why audited operations must be refused now (events cannot be made durable). */
+  auditRefusal(): string | undefined;
   /** True the first time a given undecodable (api, version, side, principal) is seen process-wide. */
   reportUndecodableOnce(key: string): boolean;
   onConnectionClosed(conn: ProxyConnection): void;

@@ -5,20 +5,25 @@
  * smaller) and asks `classify` what to do: "buffer" delivers the complete frame to `onFrame` (for frames the
  * proxy decodes or rewrites), "stream" hands the bytes to `onPassthrough` as they arrive (size prefix
  * included), so Produce and Fetch payloads are relayed chunk by chunk.
+ *
+ * The size prefix stays with the frame's bytes until the frame is classified, so a frame that arrived in one
+ * chunk is handed on as a slice of that chunk, prefix included: forwarding it unchanged copies nothing.
  */
 
 export type FrameMode = 'buffer' | 'stream';
 
 export interface FrameHandler {
   classify(size: number, head: Buffer): FrameMode;
-  /** A complete frame, size prefix excluded. */
-  onFrame(frame: Buffer): void;
+  /** A complete frame, size prefix excluded; `whole` is the same bytes with the size prefix (forward it as is). */
+  onFrame(frame: Buffer, whole: Buffer): void;
   /** Bytes of a streamed frame, in order; the first call carries the size prefix and the head. */
   onPassthrough(bytes: Buffer, frameDone: boolean): void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class FrameError extends Error {
-  constructor(message: string, readonly reason: 'oversized' | 'negative_size' | 'malformed') { super(message); this.name = 'FrameError'; }
+  constructor(message: string, readonly reason: 'oversized' | 'negative_size' | 'malformed' | 'unsupported_version' | 'too_large_to_audit') { super(message); this.name = 'FrameError'; }
 }
 
 export class FrameReader {
@@ -63,6 +68,7 @@ export class FrameReader {
   private reset(): void { this.size = -1; this.mode = undefined; this.remaining = 0; }
 
   private take(n: number): Buffer {
+    if (n === 0) return EMPTY; // a zero-size frame may end a chunk: there may be no chunk left to cut from
     const first = this.chunks[0];
     let out: Buffer;
     if (first.length >= n) {
@@ -84,6 +90,7 @@ export class FrameReader {
   }
 
   private peek(n: number): Buffer {
+    if (n === 0) return EMPTY;
     const first = this.chunks[0];
     if (first.length >= n) return first.subarray(0, n);
     const joined = Buffer.concat(this.chunks);
@@ -91,39 +98,44 @@ export class FrameReader {
     return joined.subarray(0, n);
   }
 
+  /** The current frame's size prefix, read without consuming it. */
+  private peekSize(): number {
+    const first = this.chunks[0];
+    return (first.length >= 4 ? first : this.peek(4)).readInt32BE(0);
+  }
+
   private drain(): void {
     for (;;) {
       if (this.size < 0) {
         if (this.buffered < 4) return;
-        const size = this.take(4).readInt32BE(0);
+        const size = this.peekSize();
         if (size < 0) throw new FrameError(`${this.what} size ${size} is negative: the stream is not Kafka protocol or is corrupt`, 'negative_size');
         if (size > this.maxFrameBytes) {
           throw new FrameError(`${this.what} of ${size} bytes exceeds the configured limit of ${this.maxFrameBytes} bytes (maxFrameBytes)`, 'oversized');
         }
         this.size = size;
       }
+      const total = 4 + this.size;
       if (this.mode === undefined) {
         const headLen = Math.min(this.size, this.peekBytes);
-        if (this.buffered < headLen) return;
-        const head = this.peek(headLen);
+        if (this.buffered < 4 + headLen) return;
+        const head = this.peek(4 + headLen).subarray(4);
         this.mode = this.handler.classify(this.size, head);
         if (this.mode === 'stream') {
-          const prefix = Buffer.allocUnsafe(4);
-          prefix.writeInt32BE(this.size, 0);
-          const available = Math.min(this.buffered, this.size);
-          const body = this.take(available);
-          this.remaining = this.size - available;
+          const available = Math.min(this.buffered, total);
+          const bytes = this.take(available); // size prefix included
+          this.remaining = total - available;
           const done = this.remaining === 0;
           if (done) this.reset();
-          this.handler.onPassthrough(Buffer.concat([prefix, body]), done);
+          this.handler.onPassthrough(bytes, done);
           if (!done) return;
           continue;
         }
       }
-      if (this.buffered < this.size) return;
-      const frame = this.take(this.size);
+      if (this.buffered < total) return;
+      const whole = this.take(total);
       this.reset();
-      this.handler.onFrame(frame);
+      this.handler.onFrame(whole.subarray(4), whole);
     }
   }
 }

@@ -23,7 +23,14 @@ export interface AuditRecorder {
   record(op: AuditOperation): void | Promise<void>;
   /** Whether operations of this API are audited at all under the current rules. */
   wants?(apiKey: number): boolean;
+  /** In fail-closed mode: why audited operations must be refused right now, else undefined. */
+  refusal?(): string | undefined;
+  /** Records an event about the proxy itself (the audit pipeline implements it). */
+  lifecycle?(kind: 'upstream-unreachable', details: Record<string, unknown>): void | Promise<void>;
 }
+
+/** At most one upstream-unreachable event per target in this window, so an outage is not a flood. */
+const UNREACHABLE_EVENT_INTERVAL_MS = 60_000;
 
 export interface ProxyServerOptions {
   metrics?: ProxyMetrics;
@@ -43,6 +50,7 @@ export class ProxyServer implements ProxyContext {
   private readonly undecodableSeen = new LRUCache<string, true>({ max: 10_000 });
   private stopping = false;
   private knownClusterId: string | undefined;
+  private readonly unreachableReported = new Map<string, number>();
   auditor: AuditRecorder | undefined;
 
   constructor(readonly config: ProxyConfig, opts: ProxyServerOptions = {}) {
@@ -137,6 +145,25 @@ export class ProxyServer implements ProxyContext {
   get connectionCount(): number { return this.connections.size; }
 
   connectUpstream(target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): Promise<Socket> {
+    return this.dialTarget(target).catch((err: Error) => {
+      this.reportUnreachable(target, err);
+      throw err;
+    });
+  }
+
+  private reportUnreachable(target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }, err: Error): void {
+    if (target.kind === 'broker' && !this.brokers.upstreamOf(target.nodeId)) return; // stale client metadata, not an outage
+    const key = target.kind === 'bootstrap' ? 'bootstrap' : `broker-${target.nodeId}`;
+    const now = Date.now();
+    if (now - (this.unreachableReported.get(key) ?? 0) < UNREACHABLE_EVENT_INTERVAL_MS) return;
+    this.unreachableReported.set(key, now);
+    const address = target.kind === 'bootstrap' ? this.config.upstream.bootstrapServers : this.brokers.upstreamOf(target.nodeId);
+    this.log.error({ target: key, address, reason: err.message }, 'upstream unreachable');
+    const r = this.auditor?.lifecycle?.('upstream-unreachable', { target: key, address, reason: err.message });
+    if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => {});
+  }
+
+  private dialTarget(target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): Promise<Socket> {
     if (target.kind === 'broker') {
       const addr = this.brokers.upstreamOf(target.nodeId);
       if (!addr) return Promise.reject(new Error(`broker ${target.nodeId} is not known yet; the client will refresh metadata through the bootstrap port`));
@@ -184,6 +211,8 @@ export class ProxyServer implements ProxyContext {
     if (!this.auditor) return false;
     return this.auditor.wants ? this.auditor.wants(apiKey) : !DATA_API_KEYS.has(apiKey);
   }
+
+  auditRefusal(): string | undefined { return this.auditor?.refusal?.(); }
 
   reportUndecodableOnce(key: string): boolean {
     if (this.undecodableSeen.has(key)) return false;

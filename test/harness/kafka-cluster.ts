@@ -4,8 +4,10 @@
  * Every node is a combined broker+controller (`process.roles=broker,controller`) with a static
  * `controller.quorum.voters` list, all on 127.0.0.1 with ports picked at run time:
  *
- *   PLAINTEXT       client listener and inter-broker listener. Principal User:ANONYMOUS, which is a super user
- *                   (it has to be: broker->controller and inter-broker traffic is unauthenticated PLAINTEXT).
+ *   PLAINTEXT       client listener. Principal User:ANONYMOUS, which is a super user.
+ *   INTERNAL        inter-broker listener (replica fetchers, transaction markers), PLAINTEXT, ANONYMOUS (super user:
+ *                   inter-broker traffic is unauthenticated). Kept apart from the client listeners so the only
+ *                   connections a client listener accepts are client connections (see no-direct-connections.test.ts).
  *   SASL_PLAINTEXT  PLAIN (JAAS users) + SCRAM-SHA-256/512 (added at format time). Users admin, alice, bob with
  *                   password "<name>-secret". admin is a super user; alice and bob have no ACLs (denied by default).
  *   SSL             only with `{ tls: true }`: PEM server certificate from makeTestCerts(), client auth "requested".
@@ -44,6 +46,8 @@ export interface BrokerInfo {
   plainPort: number;
   saslPort: number;
   sslPort?: number;
+  /** Inter-broker listener (PLAINTEXT protocol, listener name INTERNAL); not meant for clients. */
+  internalPort: number;
   controllerPort: number;
   /** pid of the running JVM; undefined while the node is stopped. */
   pid?: number;
@@ -333,6 +337,7 @@ function brokerProps(
     `PLAINTEXT://127.0.0.1:${node.plainPort}`,
     `SASL_PLAINTEXT://127.0.0.1:${node.saslPort}`,
     ...(node.sslPort ? [`SSL://127.0.0.1:${node.sslPort}`] : []),
+    `INTERNAL://127.0.0.1:${node.internalPort}`,
   ];
   const plainJaas =
     'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
@@ -345,8 +350,8 @@ function brokerProps(
     'controller.listener.names': 'CONTROLLER',
     listeners: [...listeners, `CONTROLLER://127.0.0.1:${node.controllerPort}`].join(','),
     'advertised.listeners': listeners.join(','),
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name': 'INTERNAL',
 
     'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     'listener.name.sasl_plaintext.plain.sasl.jaas.config': plainJaas,
@@ -591,7 +596,7 @@ async function formatNode(n: NodeState, clusterId: string): Promise<void> {
 }
 
 async function startOnce(runDir: string, count: number, extra: Record<string, string>, certs: TestCerts | undefined): Promise<Cluster> {
-  const perNode = certs ? 4 : 3;
+  const perNode = certs ? 5 : 4;
   const ports = await freePorts(perNode * count);
   const infos: BrokerInfo[] = [];
   for (let i = 0; i < count; i++) {
@@ -602,7 +607,8 @@ async function startOnce(runDir: string, count: number, extra: Record<string, st
       plainPort: p[0],
       saslPort: p[1],
       controllerPort: p[2],
-      ...(certs ? { sslPort: p[3] } : {}),
+      internalPort: p[3],
+      ...(certs ? { sslPort: p[4] } : {}),
     });
   }
   let keystore: string | undefined;

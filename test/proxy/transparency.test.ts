@@ -13,6 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { runKafkaTool, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { waitForTopics } from '../harness/metadata.js';
 
 function kcat(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -74,7 +75,7 @@ describe('transparency through the proxy (3 brokers)', () => {
     assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3 }], waitForLeaders: false }), true);
     // kafkajs's waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION from a broker that has not yet applied the
     // new topic's metadata (the same happens without the proxy); poll instead.
-    await waitFor(async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.every((p) => p.leader >= 0));
+    await waitForTopics(cluster, [topic]);
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     assert.equal(meta.topics[0].partitions.length, 3);
 
@@ -101,7 +102,9 @@ describe('transparency through the proxy (3 brokers)', () => {
     assert.deepEqual(received.sort(), sent.map((m) => m.value).sort());
 
     await admin.deleteTopics({ topics: [topic] });
-    assert.ok(!(await admin.listTopics()).includes(topic));
+    // The controller answers DeleteTopics once the removal is committed; a broker may apply it a moment later, and
+    // listTopics asks any broker (the same race exists without the proxy). Poll until every answer agrees.
+    await waitFor(async () => !(await admin.listTopics()).includes(topic));
     await admin.disconnect();
 
     const ports = proxyPorts();
