@@ -188,6 +188,7 @@ function wrapTagged(body: Parser, tagged: Map<number, { field: FieldSchema; pars
         const known = tagged.get(e.tag);
         if (known) {
           const r = known.parser.parse(e.data) as any;
+          if (r.end > e.data.length) throw new DecodeError(`tagged field ${e.tag} (${known.field.name}) is truncated: its value needs ${r.end - e.data.length} bytes more than the ${e.data.length} it has`);
           if (r.end !== e.data.length) throw new DecodeError(`tagged field ${e.tag} (${known.field.name}) has ${e.data.length - r.end} bytes beyond its value`);
           out[known.field.name] = r.v;
         } else {
@@ -233,6 +234,9 @@ export function decoderFor(schema: MessageSchema, version: number): CompiledDeco
         if (e instanceof DecodeError) throw new DecodeError(`${name} v${version}: ${e.message}`);
         throw new DecodeError(`${name} v${version}: truncated or malformed body (${(e as Error).message})`);
       }
+      // binary-parser does not bounds-check string / buffer lengths (it cuts them at the end of the input), so a
+      // length running past the end shows up here as an end offset beyond the input.
+      if (r.end > buf.length) throw new DecodeError(`${name} v${version}: truncated body (a length field runs ${r.end - buf.length} bytes past the end of the ${buf.length}-byte body)`);
       if (r.end !== buf.length) throw new DecodeError(`${name} v${version}: ${buf.length - r.end} trailing bytes after the body`);
       return unwrapStruct(r.m, ctx);
     },
