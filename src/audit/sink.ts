@@ -421,8 +421,11 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       ...(t.configs ?? {}),
     }).map(([name, value]) => ({ name, value }));
     try {
+      // Not waitForLeaders: kafkajs gives up on the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers while the new
+      // topic's metadata propagates, which made every fresh start look like an outage. The producer's own
+      // retries cover the first sends instead.
       const created = await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((topic) => ({ topic, numPartitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, configEntries })),
       });
       if (created) log.info({ component: 'audit-sink', topics: missing, partitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, retentionMs: t.retentionMs }, 'created audit topic(s)');

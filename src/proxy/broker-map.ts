@@ -7,7 +7,7 @@
 export interface UpstreamAddress { host: string; port: number }
 
 export interface BrokerListenerFactory {
-  /** Opens (synchronously binds) the listener for a broker; called once per node id. */
+  /** Opens the listener for a broker (bound on a later tick: see ProxyServer.listenersReady); once per node id. */
   openBrokerListener(nodeId: number, port: number): void;
 }
 

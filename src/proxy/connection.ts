@@ -72,6 +72,8 @@ export class ProxyConnection {
   private streaming: InFlight | undefined;
   private closed = false;
   private readonly reportedUndecodable = new Set<string>();
+  /** Responses waiting for new broker listeners to be bound (see holdUntil). */
+  private heldOutput: Buffer[] | undefined;
   readonly remoteAddress: string;
 
   constructor(
@@ -397,7 +399,10 @@ export class ProxyConnection {
     this.ctx.metrics.responses.inc({ api: entry.apiName, error_code: String(responseErrorCode(body)) });
     this.observeResponse(entry, body);
     this.auditPair(entry, body, false);
-    if (!this.rewrite(apiKey, body)) return unchanged;
+    const rewritten = this.rewrite(apiKey, body);
+    const ready = rewritten ? this.ctx.listenersReady() : undefined;
+    if (ready) this.holdUntil(ready);
+    if (!rewritten) return unchanged;
     return reframe(frame.subarray(0, bodyOffset), encodeMessage(schema.response, decodedVersion, body));
   }
 
@@ -473,7 +478,25 @@ export class ProxyConnection {
   }
 
   private toClient(bytes: Buffer): void {
+    if (this.heldOutput) { this.heldOutput.push(bytes); return; }
     if (!this.client.write(bytes)) this.upstream?.pause();
+  }
+
+  /**
+   * Holds this and every later response until new broker listeners are bound, so a client never learns a
+   * proxy port before it accepts connections. Order is kept; the broker socket is paused meanwhile.
+   */
+  private holdUntil(ready: Promise<void>): void {
+    if (this.heldOutput) return;
+    this.heldOutput = [];
+    this.upstream?.pause();
+    void ready.then(() => {
+      const held = this.heldOutput ?? [];
+      this.heldOutput = undefined;
+      if (this.closed) return;
+      for (const b of held) this.toClient(b);
+      this.upstream?.resume();
+    });
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ export interface ProxyContext {
   /** Security protocol clients use to reach the proxy (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL). */
   clientSecurityProtocol: string;
   clusterId(): string;
+  /** Resolves when newly opened broker listeners are bound; undefined when none is pending. */
+  listenersReady(): Promise<void> | undefined;
   /** Records the upstream cluster id seen in Metadata / DescribeCluster responses. */
   setClusterId(id: string | null | undefined): void;
   connectUpstream(target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): Promise<Socket>;

@@ -51,6 +51,7 @@ export class ProxyServer implements ProxyContext {
   private stopping = false;
   private knownClusterId: string | undefined;
   private readonly unreachableReported = new Map<string, number>();
+  private readonly pendingListens = new Set<Promise<void>>();
   auditor: AuditRecorder | undefined;
 
   constructor(readonly config: ProxyConfig, opts: ProxyServerOptions = {}) {
@@ -108,7 +109,13 @@ export class ProxyServer implements ProxyContext {
       this.log.error({ listener: name, port, code: err.code, reason: err.message },
         err.code === 'EADDRINUSE' ? `port ${port} is already in use: choose another listen.bootstrapPort / listen.brokerPortBase` : 'listener failed');
     });
-    // An IP host makes the bind synchronous, so a client told about this port can connect right away.
+    // The bind completes on a later tick: until then a client told about this port would be refused, so
+    // connections hold responses that name new brokers until listenersReady() resolves.
+    const ready = new Promise<void>((resolve) => {
+      server.once('listening', () => resolve());
+      server.once('error', () => resolve());
+    }).finally(() => this.pendingListens.delete(ready));
+    this.pendingListens.add(ready);
     server.listen({ host: this.config.listen.host, port, backlog: 1024 });
     this.listeners.set(name, server);
     if (target.kind === 'broker') this.log.info({ nodeId: target.nodeId, port }, 'broker listener opened');
@@ -194,6 +201,11 @@ export class ProxyServer implements ProxyContext {
       socket.once(t ? 'secureConnect' : 'connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(socket); });
       socket.once('error', (err) => { clearTimeout(timer); reject(err); });
     });
+  }
+
+  /** Resolves once every listener opened so far is bound; undefined when none is pending (the common case). */
+  listenersReady(): Promise<void> | undefined {
+    return this.pendingListens.size === 0 ? undefined : Promise.all(this.pendingListens).then(() => undefined);
   }
 
   clusterId(): string { return this.knownClusterId ?? 'unknown'; }
