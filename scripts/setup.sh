@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, skipping whatever is already there: Debian packages (kcat,
-# openssl, a JRE, Maven when jars are missing), npm dependencies, the Kafka broker/CLI jars and the
+# openssl, a JRE, Chromium for the browser test, Maven when jars are missing), npm dependencies, the Kafka broker/CLI jars and the
 # kafka-clients jars whose message definitions the schema tests compare against.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +18,8 @@ system_packages() {
   command -v kcat >/dev/null || pkgs+=(kcat openssl)
   command -v openssl >/dev/null || pkgs+=(openssl)
   command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
+  # Headless Chromium for the audit browser's end-to-end test (driven by playwright-core, which downloads nothing).
+  [[ -x /usr/bin/chromium ]] || pkgs+=(chromium fonts-dejavu-core)
   # Maven only matters when the Kafka jars still have to be fetched.
   if [[ ! -f $KAFKA_CORE_JAR ]] && ! command -v mvn >/dev/null; then pkgs+=(maven); fi
   if (( ${#pkgs[@]} > 0 )); then

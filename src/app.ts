@@ -6,18 +6,19 @@
 import net from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type ProxyConfig, loadConfig } from './config.js';
+import { type AuditConfig, type ProxyConfig, loadConfig } from './config.js';
 import { createLogger, setLogger } from './log.js';
 import { ProxyMetrics } from './metrics.js';
 import { ProxyServer, splitHostPort } from './proxy/server.js';
 import { AdminServer } from './admin/server.js';
 import { AuditChain } from './audit/chain.js';
 import { AuditPipeline } from './audit/pipeline.js';
-import { AuditRules, parseRulesConfig } from './audit/rules.js';
+import { AuditRules, parseRulesConfig, type RulesConfig } from './audit/rules.js';
 import { KafkaAuditSink } from './audit/sink.js';
 import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
 import { readFileSync } from 'node:fs';
+import { AuditBrowser } from './browser/index.js';
 
 export interface App {
   config: ProxyConfig;
@@ -28,6 +29,8 @@ export interface App {
   sink?: KafkaAuditSink;
   admin?: AdminServer;
   adminPort?: number;
+  /** The audit browser (/audit on the admin server), when browser.enabled. */
+  browser?: AuditBrowser;
   /** Re-reads the configuration file and applies the audit rules from it (connections stay up). */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -56,6 +59,16 @@ export function auditConnection(config: ProxyConfig): AuditKafkaConnection {
   };
 }
 
+/**
+ * The audit rules in force: `audit.rules`, whose `defaultTopic` defaults to `audit.topic` (so setting
+ * audit.topic alone moves the events, and tail/verify read where they are written).
+ */
+export function auditRulesConfig(a: AuditConfig): RulesConfig {
+  const raw = a.rules ?? {};
+  const isMapping = typeof raw === 'object' && !Array.isArray(raw);
+  return parseRulesConfig(isMapping && !('defaultTopic' in raw) ? { ...raw, defaultTopic: a.topic } : raw);
+}
+
 export async function startApp(opts: StartOptions = {}): Promise<App> {
   const config = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
   const log = opts.log ?? createLogger(config.log.level);
@@ -67,7 +80,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   let sink: KafkaAuditSink | undefined;
   if (config.audit.enabled) {
     const a = config.audit;
-    const rulesConfig = parseRulesConfig(a.rules);
+    const rulesConfig = auditRulesConfig(a);
     const selfPrincipal = a.sasl ? `User:${a.sasl.username}` : undefined;
     const rules = new AuditRules(rulesConfig, { selfPrincipal });
     const connection = auditConnection(config);
@@ -96,18 +109,29 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     admin = new AdminServer(metrics, { notReadyReasons: () => notReadyReasons(config, sink) }, log.child({ component: 'admin' }));
     adminPort = await admin.start(config.admin.host, config.admin.port);
   }
+  let browser: AuditBrowser | undefined;
+  if (admin && config.browser.enabled) {
+    browser = new AuditBrowser({
+      connection: auditConnection(config), topics: browserTopics(config),
+      maxEvents: config.browser.maxEvents, maxBytes: config.browser.maxBytes, auth: config.browser.auth,
+      log: log.child({ component: 'audit-browser' }),
+    });
+    admin.use(browser.route);
+    browser.start();
+    log.info({ url: `http://${config.admin.host}:${adminPort}/audit`, auth: config.browser.auth ? Object.keys(config.browser.auth).filter((k) => k === 'token' || k === 'basicAuth') : 'none (loopback only)' }, 'audit browser enabled');
+  }
   await pipeline?.lifecycle('started', {
-    bootstrap: proxy.bootstrapAddress, upstream: config.upstream.bootstrapServers, auditTopic: config.audit.topic,
+    bootstrap: proxy.bootstrapAddress, upstream: config.upstream.bootstrapServers, auditTopic: pipeline?.currentRules.config.defaultTopic ?? config.audit.topic,
   });
 
   let stopped = false;
   return {
-    config, proxy, metrics, log, pipeline, sink, admin, adminPort,
+    config, proxy, metrics, log, pipeline, sink, admin, adminPort, browser,
     async reload() {
       if (!opts.configFile) { log.warn('reload requested but the proxy was started without a config file'); return; }
       try {
         const next = loadConfig({ file: opts.configFile, env: opts.env ?? process.env, overrides: opts.overrides });
-        pipeline?.reloadRules(next.audit.rules);
+        pipeline?.reloadRules(auditRulesConfig(next.audit));
         log.info({ file: opts.configFile }, 'audit rules reloaded');
       } catch (err) {
         log.error({ reason: (err as Error).message }, 'config reload failed; keeping the rules in force');
@@ -121,9 +145,16 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         await pipeline.lifecycle('stopped', { reason: 'shutdown' });
         await pipeline.close();
       }
+      await browser?.stop();
       await admin?.stop();
     },
   };
+}
+
+/** The topics the audit browser reads: every topic the rules can send events to, and audit.topic. */
+function browserTopics(config: ProxyConfig): string[] {
+  const rules = new AuditRules(auditRulesConfig(config.audit));
+  return [...new Set([...rules.topics(), config.audit.topic])];
 }
 
 /** The cluster id, read once at start so the first events already name the cluster. */

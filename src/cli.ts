@@ -8,9 +8,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig, setPath, type ProxyConfig } from './config.js';
-import { startApp, auditConnection } from './app.js';
+import { startApp, auditConnection, auditRulesConfig } from './app.js';
 import { tail, type TailFilter } from './tail.js';
 import { verifyTopic } from './audit/verify.js';
+import { isClustered, runClustered } from './workers.js';
 
 const HELP: Record<string, string> = {
   main: `kafka-audit-proxy: a Kafka protocol proxy that writes an audit event for every operation.
@@ -24,13 +25,14 @@ Commands:
   version   print the version
 
 Run "kafka-audit-proxy <command> --help" for a command's options.`,
-  start: `Usage: kafka-audit-proxy start [--config FILE] [--set KEY=VALUE ...]
+  start: `Usage: kafka-audit-proxy start [--config FILE] [--set KEY=VALUE ...] [--workers N]
 
 Runs the proxy until SIGTERM/SIGINT (drains in-flight requests, flushes audit events, exits 0).
 SIGHUP re-reads FILE and applies its audit rules without dropping connections.
 
-  -c, --config FILE     YAML configuration (see the README's configuration reference)
+  -c, --config FILE     YAML configuration (reference: docs/configuration.md)
       --set KEY=VALUE   override one setting, e.g. --set listen.bootstrapPort=19092 (repeatable)
+      --workers N       run N worker processes sharing the listeners (same as --set workers=N; default 1)
 Environment overrides: KAP_<SECTION>_<KEY>, e.g. KAP_UPSTREAM_BOOTSTRAP_SERVERS=b1:9092,b2:9092.`,
   tail: `Usage: kafka-audit-proxy tail [options]
 
@@ -98,7 +100,8 @@ function parseSets(sets: string[]): Record<string, unknown> {
 function auditTarget(values: Record<string, unknown>): { config: ProxyConfig; brokers: string[]; topic: string } {
   const config = loadConfig({ file: values.config as string | undefined, env: process.env });
   const brokers = values.brokers ? String(values.brokers).split(',') : (config.audit.brokers ?? config.upstream.bootstrapServers);
-  return { config, brokers, topic: (values.topic as string | undefined) ?? config.audit.topic };
+  // Where events are written: audit.rules.defaultTopic, which defaults to audit.topic.
+  return { config, brokers, topic: (values.topic as string | undefined) ?? auditRulesConfig(config.audit).defaultTopic };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -110,8 +113,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'version') { process.stdout.write(`kafka-audit-proxy ${version()}\n`); return 0; }
 
   if (command === 'start') {
-    const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, set: { type: 'string', multiple: true } } });
-    const app = await startApp({ configFile: values.config, overrides: parseSets(values.set ?? []) });
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, set: { type: 'string', multiple: true }, workers: { type: 'string' } } });
+    const overrides = parseSets(values.set ?? []);
+    if (values.workers !== undefined) overrides.workers = /^\d+$/.test(values.workers) ? Number(values.workers) : values.workers;
+    if (isClustered({ configFile: values.config, overrides })) return runClustered({ configFile: values.config, overrides });
+    const app = await startApp({ configFile: values.config, overrides });
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;

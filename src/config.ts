@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { isLoopbackAddress } from './browser/auth.js';
+import { parseRulesConfig } from './audit/rules.js';
 
 export interface TlsServerConfig { cert: string; key: string; ca?: string; requireClientCert?: boolean }
 export interface TlsClientConfig { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized?: boolean }
@@ -11,7 +13,7 @@ export interface SaslClientConfig { mechanism: 'plain' | 'scram-sha-256' | 'scra
 
 export interface ProxyConfig {
   listen: {
-    /** Interface the proxy binds (an IP address, so listeners bind synchronously). */
+    /** Interface the proxy binds: an IP address (0.0.0.0 for all). */
     host: string;
     bootstrapPort: number;
     /** Broker N is served on brokerPortBase + N. */
@@ -34,6 +36,12 @@ export interface ProxyConfig {
     maxResponseFrameBytes: number;
     /** Largest Produce/Fetch response buffered to rewrite leader hints; larger ones stream unchanged. */
     rewriteBufferBytes: number;
+    /**
+     * Largest request of an audited API the proxy decodes. Decoding costs many times the frame size in memory,
+     * so larger audited requests are refused (the connection is closed: they could not be audited); larger
+     * Produce/Fetch requests are relayed without an audit operation and counted as dropped.
+     */
+    maxAuditedRequestBytes: number;
     maxConnections: number;
     maxConnectionsPerAddress: number;
     idleTimeoutMs: number;
@@ -41,7 +49,26 @@ export interface ProxyConfig {
   admin: { enabled: boolean; host: string; port: number };
   shutdown: { drainTimeoutMs: number };
   audit: AuditConfig;
+  /** The audit browser: a page on the admin server to search and follow audit events (src/browser/). */
+  browser: BrowserConfig;
   log: { level: string };
+  /**
+   * Worker processes sharing the listeners (node:cluster, src/workers.ts). 1 = everything in one process.
+   * Each worker keeps its own audit spool and chain in <audit.spool.dir>/worker-<n>; the primary serves the
+   * admin endpoints with the workers' metrics summed.
+   */
+  workers: number;
+}
+
+export interface BrowserConfig {
+  /** Off by default. Needs admin.enabled; needs auth when admin.host is not a loopback address. */
+  enabled: boolean;
+  /** Most events held in memory (the most recent ones; the oldest are evicted), also per loaded time range. */
+  maxEvents: number;
+  /** Most bytes of events held in memory, per index. */
+  maxBytes: number;
+  /** Required when the admin server is reachable from other hosts. Never logged or shown. */
+  auth?: { token?: string; basicAuth?: { username: string; password: string } };
 }
 
 export interface AuditConfig {
@@ -68,7 +95,7 @@ export const DEFAULTS: ProxyConfig = {
   listen: { host: '0.0.0.0', bootstrapPort: 9192, brokerPortBase: 9200, advertisedHost: '127.0.0.1', securityProtocol: 'PLAINTEXT' },
   upstream: { bootstrapServers: ['127.0.0.1:9092'], connectTimeoutMs: 10_000 },
   limits: {
-    maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, rewriteBufferBytes: 8 * 1024 * 1024,
+    maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, rewriteBufferBytes: 8 * 1024 * 1024, maxAuditedRequestBytes: 1024 * 1024,
     maxConnections: 20_000, maxConnectionsPerAddress: 2_000, idleTimeoutMs: 10 * 60_000,
   },
   admin: { enabled: true, host: '127.0.0.1', port: 9099 },
@@ -80,7 +107,9 @@ export const DEFAULTS: ProxyConfig = {
     batch: { maxEvents: 500, lingerMs: 20 },
     rules: {},
   },
+  browser: { enabled: false, maxEvents: 10_000, maxBytes: 64 * 1024 * 1024 },
   log: { level: 'info' },
+  workers: 1,
 };
 
 export class ConfigError extends Error {
@@ -90,14 +119,19 @@ export class ConfigError extends Error {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Deep-merges `over` onto `base`, rejecting keys that `base` does not have (typos fail loudly). */
+/**
+ * Deep-merges `over` onto `base`, rejecting keys that `base` does not have (typos fail loudly). Inside open
+ * sections any key is accepted, but mappings are still merged key by key, so KAP_AUDIT_SASL__PASSWORD from the
+ * environment completes the audit.sasl of the file instead of replacing it.
+ */
 function merge(base: unknown, over: unknown, path: string, open: Set<string>): unknown {
   if (over === undefined) return base;
-  if (!isObj(base) || !isObj(over) || open.has(path)) return over;
+  if (!isObj(base) || !isObj(over)) return over;
+  const inOpen = [...open].some((o) => path === o || path.startsWith(o + '.'));
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const p = path ? `${path}.${k}` : k;
-    if (!(k in base) && !OPTIONAL_KEYS.has(p) && !open.has(path)) {
+    if (!(k in base) && !OPTIONAL_KEYS.has(p) && !inOpen) {
       throw new ConfigError(`${p}: unknown setting (known here: ${Object.keys(base).join(', ')})`);
     }
     out[k] = merge(base[k], v, p, open);
@@ -106,9 +140,9 @@ function merge(base: unknown, over: unknown, path: string, open: Set<string>): u
 }
 
 /** Keys that have no default but may be set. */
-const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'upstream.localAddress', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId']);
+const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'upstream.localAddress', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId', 'browser.auth']);
 /** Sections whose content is validated elsewhere. */
-const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'upstream.tls', 'audit.sasl', 'audit.tls']);
+const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'upstream.tls', 'audit.sasl', 'audit.tls', 'browser.auth']);
 
 function check(cond: boolean, key: string, expected: string, got: unknown): void {
   if (!cond) throw new ConfigError(`${key}: must be ${expected} (got ${JSON.stringify(got)})`);
@@ -128,7 +162,7 @@ export function validate(c: ProxyConfig): ProxyConfig {
   }
   check(Array.isArray(c.upstream.bootstrapServers) && c.upstream.bootstrapServers.length > 0 && c.upstream.bootstrapServers.every(isHostPort),
     'upstream.bootstrapServers', 'a non-empty list of "host:port"', c.upstream.bootstrapServers);
-  for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'rewriteBufferBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
+  for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'rewriteBufferBytes', 'maxAuditedRequestBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
     check(isPosInt(c.limits[k]), `limits.${k}`, 'a positive integer', c.limits[k]);
   }
   check(isPort(c.admin.port), 'admin.port', 'a port number 0-65535', c.admin.port);
@@ -143,8 +177,71 @@ export function validate(c: ProxyConfig): ProxyConfig {
     check(['plain', 'scram-sha-256', 'scram-sha-512'].includes(c.audit.sasl.mechanism), 'audit.sasl.mechanism', 'plain, scram-sha-256 or scram-sha-512', c.audit.sasl.mechanism);
     check(typeof c.audit.sasl.username === 'string' && typeof c.audit.sasl.password === 'string', 'audit.sasl', 'an object with username and password', '(redacted)');
   }
+  validateTypes(c);
+  // The rules section is validated by its own parser; its messages name the key (audit.rules.categories.produce: ...).
+  try { parseRulesConfig(c.audit.rules); } catch (e) { throw new ConfigError((e as Error).message); }
+  validateBrowser(c);
+  check(Number.isInteger(c.workers) && c.workers >= 1 && c.workers <= 256, 'workers', 'an integer from 1 to 256', c.workers);
   check(typeof c.log.level === 'string' && ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.log.level), 'log.level', 'one of fatal, error, warn, info, debug, trace, silent', c.log.level);
   return c;
+}
+
+const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+const isNonEmptyString = (v: unknown) => typeof v === 'string' && v.length > 0;
+
+/** The settings the checks above leave out: every one gets its type checked, so a typo in a value fails at start. */
+function validateTypes(c: ProxyConfig): void {
+  check(isPosInt(c.upstream.connectTimeoutMs), 'upstream.connectTimeoutMs', 'a positive integer (milliseconds)', c.upstream.connectTimeoutMs);
+  if (c.upstream.localAddress !== undefined) check(typeof c.upstream.localAddress === 'string' && /^[\d.]+$|:/.test(c.upstream.localAddress), 'upstream.localAddress', 'an IP address of this host', c.upstream.localAddress);
+  check(typeof c.admin.enabled === 'boolean', 'admin.enabled', 'true or false', c.admin.enabled);
+  check(isNonEmptyString(c.admin.host), 'admin.host', 'an IP address or host name to bind, such as 127.0.0.1', c.admin.host);
+  check(isNonNegInt(c.shutdown.drainTimeoutMs), 'shutdown.drainTimeoutMs', 'an integer >= 0 (milliseconds)', c.shutdown.drainTimeoutMs);
+  const a = c.audit;
+  check(typeof a.enabled === 'boolean', 'audit.enabled', 'true or false', a.enabled);
+  check(a.replicationFactor === -1 || isPosInt(a.replicationFactor), 'audit.replicationFactor', 'a positive integer, or -1 for the broker default', a.replicationFactor);
+  check(a.retentionMs === -1 || isPosInt(a.retentionMs), 'audit.retentionMs', 'a positive integer (milliseconds), or -1 to keep events forever', a.retentionMs);
+  check(isNonEmptyString(a.clientId), 'audit.clientId', 'a non-empty string', a.clientId);
+  if (a.clusterId !== undefined) check(isNonEmptyString(a.clusterId), 'audit.clusterId', 'a non-empty string (the Kafka cluster id)', a.clusterId);
+  check(isNonEmptyString(a.spool.dir), 'audit.spool.dir', 'a directory path', a.spool.dir);
+  check(isPosInt(a.batch.maxEvents), 'audit.batch.maxEvents', 'a positive integer', a.batch.maxEvents);
+  check(isNonNegInt(a.batch.lingerMs), 'audit.batch.lingerMs', 'an integer >= 0 (milliseconds)', a.batch.lingerMs);
+  if (c.listen.tls !== undefined) checkTls(c.listen.tls, 'listen.tls', ['cert', 'key', 'ca'], ['requireClientCert']);
+  if (c.upstream.tls !== undefined) checkTls(c.upstream.tls, 'upstream.tls', ['ca', 'cert', 'key', 'servername'], ['rejectUnauthorized']);
+  if (a.tls !== undefined) checkTls(a.tls, 'audit.tls', ['ca', 'cert', 'key', 'servername'], ['rejectUnauthorized']);
+}
+
+function checkTls(t: unknown, path: string, strings: string[], booleans: string[]): void {
+  check(isObj(t), path, 'a mapping of TLS settings', t);
+  for (const [k, v] of Object.entries(t as Obj)) {
+    if (strings.includes(k)) check(isNonEmptyString(v), `${path}.${k}`, k === 'servername' ? 'a host name' : 'a file path (PEM)', v);
+    else if (booleans.includes(k)) check(typeof v === 'boolean', `${path}.${k}`, 'true or false', v);
+    else throw new ConfigError(`${path}.${k}: unknown setting (known here: ${[...strings, ...booleans].join(', ')})`);
+  }
+}
+
+/** The browser section; secrets are never part of a message (shown as "(redacted)"). */
+function validateBrowser(c: ProxyConfig): void {
+  const b = c.browser as BrowserConfig | undefined;
+  if (b === undefined) return; // a hand-built ProxyConfig without the section: the browser stays off
+  check(typeof b.enabled === 'boolean', 'browser.enabled', 'true or false', b.enabled);
+  check(isPosInt(b.maxEvents), 'browser.maxEvents', 'a positive integer', b.maxEvents);
+  check(isPosInt(b.maxBytes), 'browser.maxBytes', 'a positive integer', b.maxBytes);
+  const a = b.auth;
+  if (a !== undefined && a !== null) {
+    check(isObj(a), 'browser.auth', 'an object with token and/or basicAuth', '(redacted)');
+    for (const k of Object.keys(a)) check(k === 'token' || k === 'basicAuth', `browser.auth.${k}`, 'a known setting (token, basicAuth)', '(redacted)');
+    if (a.token !== undefined) check(typeof a.token === 'string' && a.token.length >= 16, 'browser.auth.token', 'a string of at least 16 characters', '(redacted)');
+    if (a.basicAuth !== undefined) {
+      const u = a.basicAuth as unknown;
+      check(isObj(u) && typeof u.username === 'string' && u.username.length > 0 && !u.username.includes(':') && typeof u.password === 'string' && u.password.length >= 8,
+        'browser.auth.basicAuth', 'an object with username (no ":") and password (at least 8 characters)', '(redacted)');
+    }
+  }
+  if (!b.enabled) return;
+  check(c.admin.enabled, 'browser.enabled', 'false unless admin.enabled is true (the browser is served by the admin HTTP server)', b.enabled);
+  if (!isLoopbackAddress(c.admin.host) && !(a && (a.token || a.basicAuth))) {
+    throw new ConfigError(`browser.auth: must set token or basicAuth when browser.enabled is true and admin.host (${JSON.stringify(c.admin.host)}) is not a loopback address`);
+  }
 }
 
 /** Environment overrides: KAP_<SECTION>_<KEY> in upper snake case, e.g. KAP_LISTEN_BOOTSTRAP_PORT=9192. */
@@ -154,12 +251,30 @@ export function envOverrides(env: NodeJS.ProcessEnv): Obj {
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('KAP_') || raw === undefined) continue;
     const rest = name.slice(4).toLowerCase();
+    if (rest in sections && !isObj(sections[rest])) { out[rest] = coerce(raw); continue; } // top-level setting, e.g. KAP_WORKERS=4
     const section = Object.keys(sections).find((s) => rest.startsWith(s + '_'));
     if (!section) throw new ConfigError(`${name}: unknown environment override (expected KAP_<section>_<key>, sections: ${Object.keys(sections).join(', ')})`);
     const keyPath = rest.slice(section.length + 1).split('__').map((p) => p.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()));
-    setPath(out, [section, ...keyPath], coerce(raw));
+    setPath(out, [section, ...keyPath], coerceFor([section, ...keyPath], raw));
   }
   return out;
+}
+
+/** Settings that are lists of "host:port": one server or a comma-separated list. */
+const LIST_KEYS = new Set(['upstream.bootstrapServers', 'audit.brokers']);
+/** Settings without a default that are strings whatever they look like (a password may be all digits). */
+const STRING_KEYS = new Set(['audit.sasl.username', 'audit.sasl.password', 'audit.sasl.mechanism', 'audit.clusterId', 'upstream.localAddress']);
+
+/** Converts an environment value to the type of the setting it overrides (see coerce for the others). */
+function coerceFor(path: string[], raw: string): unknown {
+  const key = path.join('.');
+  if (LIST_KEYS.has(key)) return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (STRING_KEYS.has(key) || /^(listen|upstream|audit)\.tls\.(ca|cert|key|servername)$/.test(key)) return raw;
+  let def: unknown = DEFAULTS;
+  for (const p of path) def = isObj(def) ? def[p] : undefined;
+  // String settings stay strings ("2024" is a fine topic name), except fsync, which is "always", "never" or a number.
+  if (typeof def === 'string' && key !== 'audit.spool.fsync') return raw;
+  return coerce(raw);
 }
 
 function coerce(raw: string): unknown {
