@@ -31,7 +31,8 @@ let code = 1;
 try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, [
-      '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-timeout=600000', '--import', 'tsx',
+      // --test-force-exit: a file whose test failed before cleaning up must not keep the run waiting forever.
+      '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-timeout=600000', '--test-force-exit', '--import', 'tsx',
       ...files.map((f) => relative(root, f)),
     ], { stdio: 'inherit', env: { ...process.env, KAP_TEST_CLUSTER_3: infoFile } });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);

@@ -47,23 +47,26 @@ describe('produce/consume auditing', () => {
       },
     });
     const topic = `datapath-${tag}-${Date.now()}`;
-    const kafka = new Kafka({ brokers: [app.proxy.bootstrapAddress], logLevel: logLevel.NOTHING, clientId: `dp-${tag}` });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: false });
-    await waitForTopics(cluster, [topic]);
-    const producer = kafka.producer();
-    await producer.connect();
-    for (let i = 0; i < 5; i++) await producer.send({ topic, messages: [{ value: `payload-secret-${i}` }] });
-    await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: `g-${topic}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let got = 0;
-    await new Promise<void>((resolve) => { void consumer.run({ eachMessage: async () => { if (++got === 5) resolve(); } }); });
-    await consumer.disconnect();
-    await admin.disconnect();
-    await app.stop();
+    try {
+      const kafka = new Kafka({ brokers: [app.proxy.bootstrapAddress], logLevel: logLevel.NOTHING, clientId: `dp-${tag}` });
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: false });
+      await waitForTopics(cluster, [topic]);
+      const producer = kafka.producer();
+      await producer.connect();
+      for (let i = 0; i < 5; i++) await producer.send({ topic, messages: [{ value: `payload-secret-${i}` }] });
+      await producer.disconnect();
+      const consumer = kafka.consumer({ groupId: `g-${topic}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let got = 0;
+      await new Promise<void>((resolve) => { void consumer.run({ eachMessage: async () => { if (++got === 5) resolve(); } }); });
+      await consumer.disconnect();
+      await admin.disconnect();
+    } finally {
+      await app.stop();
+    }
     const report = await verifyTopic({ brokers: cluster.plainBootstrap.split(','), topic: auditTopic, timeoutMs: 30_000 });
     assert.equal(report.ok, true);
     return { events: report.eventsRead, topic };
