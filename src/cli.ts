@@ -30,7 +30,7 @@ Run "kafka-audit-proxy <command> --help" for a command's options.`,
 Runs the proxy until SIGTERM/SIGINT (drains in-flight requests, flushes audit events, exits 0).
 SIGHUP re-reads FILE and applies its audit rules without dropping connections.
 
-  -c, --config FILE     YAML configuration (reference: docs/configuration.md)
+  -c, --config FILE     YAML configuration (reference: the README's Configuration section)
       --set KEY=VALUE   override one setting, e.g. --set listen.bootstrapPort=19092 (repeatable)
       --workers N       run N worker processes sharing the listeners (same as --set workers=N; default 1)
 Environment overrides: KAP_<SECTION>_<KEY>, e.g. KAP_UPSTREAM_BOOTSTRAP_SERVERS=b1:9092,b2:9092.`,
