@@ -172,7 +172,8 @@ async function discoverClusterId(connection: AuditKafkaConnection, log: Logger):
   }
 }
 
-async function notReadyReasons(config: ProxyConfig, sink: KafkaAuditSink | undefined): Promise<string[]> {
+/** Why the proxy is not ready (empty when ready): no upstream reachable, or the audit sink stopped. */
+export async function notReadyReasons(config: ProxyConfig, sink: KafkaAuditSink | undefined): Promise<string[]> {
   const reasons: string[] = [];
   const reachable = await Promise.all(config.upstream.bootstrapServers.map((s) => tcpReachable(s, 1500)));
   if (!reachable.some(Boolean)) reasons.push(`no upstream bootstrap server reachable (${config.upstream.bootstrapServers.join(', ')})`);

@@ -18,15 +18,13 @@
  *   proxy with its error (a configuration problem would only fail again).
  */
 import cluster, { type Worker } from 'node:cluster';
-import net from 'node:net';
 import { join } from 'node:path';
 import client, { type PrometheusContentType } from 'prom-client';
 import { loadConfig, setPath, type ProxyConfig } from './config.js';
 import { createLogger, setLogger } from './log.js';
-import { startApp, type App, type StartOptions } from './app.js';
+import { notReadyReasons, startApp, type App, type StartOptions } from './app.js';
 import { AdminServer } from './admin/server.js';
 import type { ProxyMetrics } from './metrics.js';
-import { splitHostPort } from './proxy/server.js';
 
 /** Environment variable that tells a forked worker its index (1..N). */
 export const WORKER_ENV = 'KAFKA_AUDIT_PROXY_WORKER';
@@ -247,7 +245,7 @@ async function runWorker(opts: StartOptions): Promise<number> {
         app.proxy.brokers.learn(id, host, port);
       }
     } else if (msg.kap === 'readiness') {
-      void workerNotReadyReasons(app.config, app).then((reasons) => toPrimary({ kap: 'readiness', requestId: msg.requestId, reasons }));
+      void notReadyReasons(app.config, app.sink).then((reasons) => toPrimary({ kap: 'readiness', requestId: msg.requestId, reasons }));
     }
   });
   toPrimary({ kap: 'ready' });
@@ -255,22 +253,3 @@ async function runWorker(opts: StartOptions): Promise<number> {
 }
 
 /** The same checks as the single-process /readyz: an upstream bootstrap server reachable, the audit sink usable. */
-async function workerNotReadyReasons(config: ProxyConfig, app: App): Promise<string[]> {
-  const reasons: string[] = [];
-  const reachable = await Promise.all(config.upstream.bootstrapServers.map((s) => tcpReachable(s, 1500)));
-  if (!reachable.some(Boolean)) reasons.push(`no upstream bootstrap server reachable (${config.upstream.bootstrapServers.join(', ')})`);
-  const state = app.sink?.sinkState;
-  if (state === 'closed' || state === 'stopped') reasons.push(`audit sink is ${state}`);
-  return reasons;
-}
-
-function tcpReachable(hostPort: string, timeoutMs: number): Promise<boolean> {
-  const [host, port] = splitHostPort(hostPort);
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
