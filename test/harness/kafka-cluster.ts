@@ -672,3 +672,25 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Pr
     throw e;
   }
 }
+
+/**
+ * Gives node 1 of a 1-node cluster an extra PLAINTEXT listener, RELAY, bound on its own port but advertising
+ * `advertisedPort`: a byte relay listening there and forwarding to the returned port keeps clients on the relay
+ * (Metadata names the relay, not the broker). Used by the benchmark's TCP relay and by the frame-capture test.
+ * The harness picks its ports at start, so the broker is stopped, reconfigured and started again (~3 s).
+ */
+export async function addRelayListener(cluster: KafkaCluster, advertisedPort: number): Promise<number> {
+  if (cluster.brokers.length !== 1) throw new Error('addRelayListener needs a 1-node cluster');
+  const [listenerPort] = await freePorts(1);
+  await cluster.stopBroker(1);
+  const file = join(cluster.runDir, 'node-1', 'server.properties');
+  const props = readFileSync(file, 'utf8').split('\n').map((line) => {
+    if (line.startsWith('listeners=')) return `${line},RELAY://127.0.0.1:${listenerPort}`;
+    if (line.startsWith('advertised.listeners=')) return `${line},RELAY://127.0.0.1:${advertisedPort}`;
+    if (line.startsWith('listener.security.protocol.map=')) return `${line},RELAY:PLAINTEXT`;
+    return line;
+  });
+  writeFileSync(file, props.join('\n'));
+  await cluster.startBroker(1);
+  return listenerPort;
+}
