@@ -16,6 +16,7 @@ import { openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { runKafkaTool, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
+import { waitForTopics } from '../harness/metadata.js';
 import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
 
 const PROXY_EGRESS = '127.0.0.2';
@@ -155,6 +156,8 @@ describe('no client connects to a broker directly (3 brokers, broker logs as wit
       assert.match(await tool('org.apache.kafka.tools.TopicCommand', ['--create', '--topic', `${topic}-cli`, '--partitions', '2', '--replication-factor', '3']), /Created topic/);
       assert.match(await tool('org.apache.kafka.tools.TopicCommand', ['--describe', '--topic', topic]), /PartitionCount: 3/);
     });
+    // Asked through the proxy's per-broker ports, so these checks come from the proxy too.
+    await waitForTopics({ brokers: cluster.brokers.map((b) => ({ ...b, plainPort: proxy.brokerPortBase + b.nodeId })) }, [`${topic}-cli`]);
     perTool.ConsoleProducer = await window(async () => {
       await tool('kafka.tools.ConsoleProducer', ['--topic', `${topic}-cli`], 'one\ntwo\nthree\n');
     });
