@@ -1,7 +1,6 @@
 // Proves the real-Kafka test harness: one 1-node cluster (with the optional SSL listener) for the whole suite.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -11,17 +10,10 @@ import {
   writeClientProps,
   type KafkaCluster,
 } from './harness/kafka-cluster.js';
+import { kcat } from './harness/clients.js';
 
 const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';
 
-function kcat(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('kcat', args, { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** pids of live processes whose command line mentions `needle` */
 function pidsMentioning(needle: string): number[] {

@@ -11,36 +11,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { runKafkaTool, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { waitForTopics } from '../harness/metadata.js';
 import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { kcat, waitFor } from '../harness/clients.js';
 
 const PROXY_EGRESS = '127.0.0.2';
 const ACCEPTED = /Accepted connection from \/([\d.]+):(\d+) on \/([\d.]+):(\d+)/;
 
 interface Accepted { node: number; from: string; fromPort: number; onPort: number; line: string }
 
-function kcat(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('kcat', args, { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) { child.stdin!.write(input); child.stdin!.end(); }
-  });
-}
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await check()) return; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('no client connects to a broker directly (3 brokers, broker logs as witness)', () => {
   let cluster: KafkaCluster;

@@ -10,7 +10,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { runKafkaTool, writeClientProps, type KafkaCluster } from '../harness/ka
 import { useCluster } from '../harness/shared-cluster.js';
 import { metricValue, RawConnection, requestFrame, sizePrefixed, startTestProxy, type TestProxy } from '../harness/proxy.js';
 import type { AuditOperation } from '../../src/audit/operation.js';
+import { kcat } from '../harness/clients.js';
 
 type Mechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 const MECHANISMS: Mechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
@@ -28,13 +28,6 @@ const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';
 const SASL_AUTHENTICATION_FAILED = 58;
 const TOPIC_AUTHORIZATION_FAILED = 29;
 
-function kcat(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('kcat', args, { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 function kafka(bootstrap: string, sasl: SASLOptions): Kafka {
   return new Kafka({ clientId: 'sasl-test', brokers: bootstrap.split(','), sasl, logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 5000 });

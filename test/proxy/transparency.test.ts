@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +13,8 @@ import { runKafkaTool, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
 import { waitForTopics } from '../harness/metadata.js';
+import { kcat, waitFor } from '../harness/clients.js';
 
-function kcat(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('kcat', args, { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) { child.stdin!.write(input); child.stdin!.end(); }
-  });
-}
 
 /** kafkajs whose every socket is recorded, so the test can see which ports it dialed. */
 function recordingKafka(bootstrap: string, dialed: string[]): Kafka {
@@ -37,14 +29,6 @@ function recordingKafka(bootstrap: string, dialed: string[]): Kafka {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await check()) return; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('transparency through the proxy (3 brokers)', () => {
   let cluster: KafkaCluster;
