@@ -20,7 +20,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import client, { type PrometheusContentType } from 'prom-client';
-import { loadConfig, setPath, type ProxyConfig } from './config.js';
+import { loadConfig, setPath } from './config.js';
 import { createLogger, setLogger } from './log.js';
 import { notReadyReasons, startApp, type App, type StartOptions } from './app.js';
 import { AdminServer } from './admin/server.js';
@@ -251,5 +251,3 @@ async function runWorker(opts: StartOptions): Promise<number> {
   toPrimary({ kap: 'ready' });
   return new Promise<number>(() => {}); // runs until stopped
 }
-
-/** The same checks as the single-process /readyz: an upstream bootstrap server reachable, the audit sink usable. */
