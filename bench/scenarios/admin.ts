@@ -139,7 +139,7 @@ export async function runAdminLoops(direct: string, proxy: string, proxyAdminUrl
         }
         r.events = events.size;
         r.missing = missing;
-        r.delayMs = { p50: percentile(delays, 50), p99: percentile(delays, 99), max: Math.max(...delays) };
+        r.delayMs = { p50: percentile(delays, 50), p99: percentile(delays, 99), max: delays.reduce((m, d) => Math.max(m, d), -Infinity) };
       }
       say(`  admin ${kind} ${mode}${label}: ${r.operations} ops in ${seconds.toFixed(1)} s = ${Math.round(r.opsPerSec)} ops/s` +
         (r.events !== undefined ? `; events found ${r.events}, missing ${r.missing}, delay p50 ${r.delayMs!.p50.toFixed(1)} ms p99 ${r.delayMs!.p99.toFixed(1)} ms` : ''));

@@ -21,6 +21,7 @@
  * ship the chain head elsewhere, to cover those.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { log } from '../log.js';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent } from './event.js';
@@ -132,8 +133,30 @@ export class AuditChain {
     const hash = eventHash(event);
     event.audithash = hash;
     this.streams.set(stream, { seq: prev.seq + 1, lastHash: hash });
-    this.persist();
+    this.schedulePersist();
     return event;
+  }
+
+  private persistScheduled = false;
+
+  /**
+   * Group commit: the state is written once per tick, not once per event (a response naming 100 topics made
+   * 100 fsynced writes). It still reaches the disk before any sealed event can leave the process: the sink
+   * sends or spools only from its async worker, i.e. in a promise continuation, and process.nextTick callbacks
+   * run before those. Measured in bench/ (admin path): 1,851 -> 10,613 audited operations per second.
+   */
+  private schedulePersist(): void {
+    if (!this.dir || this.persistScheduled) return;
+    this.persistScheduled = true;
+    process.nextTick(() => {
+      this.persistScheduled = false;
+      try {
+        this.persist();
+      } catch (err) {
+        // A restart could then reuse sequence numbers, which verify reports as conflicting duplicates.
+        log.error({ component: 'audit-chain', dir: this.dir, reason: (err as Error).message }, 'audit chain state could not be written');
+      }
+    });
   }
 
   private persist(): void {

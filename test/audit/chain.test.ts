@@ -128,12 +128,14 @@ test('streams and instances are separate chains', () => {
   assert.deepEqual(r.instances.map((s) => [s.instance, s.stream, s.lastSeq]), [['one', 'a', 3], ['two', 'a', 2], ['one', 'b', 2]]);
 });
 
-test('persistent chain: instance id and sequence survive a restart, chain stays linked', () => {
+test('persistent chain: instance id and sequence survive a restart, chain stays linked', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'audit-chain-'));
   try {
     const c1 = AuditChain.open(dir);
     const first = makeEvents(c1, 3);
     const id = c1.instanceId;
+    // The state is written once per tick (group commit), before any sealed event can leave the process.
+    await new Promise((r) => setImmediate(r));
     const c2 = AuditChain.open(dir);
     assert.equal(c2.instanceId, id);
     assert.deepEqual(c2.position('audit'), { seq: 3, lastHash: first[2].audithash });
@@ -142,15 +144,17 @@ test('persistent chain: instance id and sequence survive a restart, chain stays 
     assert.equal(more[0].auditprevhash, first[2].audithash);
     assert.equal(verifyChain(roundTrip([...first, ...more]), { complete: true }).ok, true);
     assert.equal(readFileSync(join(dir, 'instance-id'), 'utf8').trim(), id);
+    await new Promise((r) => setImmediate(r)); // let c2's state write finish before the directory goes
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('persistent chain refuses to restart the sequence when its state is lost', () => {
+test('persistent chain refuses to restart the sequence when its state is lost', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'audit-chain-'));
   try {
     makeEvents(AuditChain.open(dir), 2);
+    await new Promise((r) => setImmediate(r)); // the state is written once per tick
     writeFileSync(join(dir, 'chain-state.json'), '{broken');
     assert.throws(() => AuditChain.open(dir), /refusing to restart the sequence/);
   } finally {
