@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { pino } from 'pino';
 import { useCluster } from '../harness/shared-cluster.js';
+import { waitForTopics } from '../harness/metadata.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { proxyPorts } from './ports.js';
 import { startApp, type App } from '../../src/app.js';
@@ -103,10 +104,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
       // waitForLeaders: false, then wait here: right after a create, KRaft brokers may still answer Metadata with
       // UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's own wait does not retry.
       assert.equal(await admin.createTopics({ topics: [{ topic: dataTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false }), true);
-      await waitFor('the new topic to have a leader', async () => {
-        const md = await admin.fetchTopicMetadata({ topics: [dataTopic] }).catch(() => undefined);
-        return md?.topics[0]?.partitions.every((p) => p.leader >= 0);
-      });
+      await waitForTopics(cluster, [dataTopic]); // every broker, not just the one kafkajs happens to ask
       // The second create answers TOPIC_ALREADY_EXISTS (error code 36); kafkajs reports it as "false".
       assert.equal(await admin.createTopics({ topics: [{ topic: dataTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false }), false);
 

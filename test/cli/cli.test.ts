@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import kafkajs, { type SASLOptions } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { useCluster } from '../harness/shared-cluster.js';
+import { waitForTopics } from '../harness/metadata.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { proxyPorts } from '../admin/ports.js';
 import { eventHash } from '../../src/audit/chain.js';
@@ -427,10 +428,7 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
     try {
       await kadmin.connect();
       await kadmin.createTopics({ topics: [{ topic: tamperedTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
-      await waitFor('the tampered topic to have a leader', async () => {
-        const md = await kadmin.fetchTopicMetadata({ topics: [tamperedTopic] }).catch(() => undefined);
-        return md?.topics[0]?.partitions.every((p) => p.leader >= 0);
-      });
+      await waitForTopics(cluster, [tamperedTopic]); // every broker, not just the one kafkajs happens to ask
       await producer.connect();
       await producer.send({ topic: tamperedTopic, acks: -1, messages: tampered.map((e) => ({ key: e.auditinstance!, value: JSON.stringify(e) })) });
     } finally {

@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
+import { waitForTopics } from '../harness/metadata.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
 import { describeSeed, fuzzSeed, mix, Prng } from './lib/prng.js';
 import { pickScript, type ScriptResult } from './lib/proxy-scripts.js';
@@ -68,9 +69,7 @@ describe('proxy end to end: hostile connections beside working clients', () => {
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3 }], waitForLeaders: false });
-    await waitFor(async () => {
-      try { return (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.every((p) => p.leader >= 0); } catch { return false; }
-    }, 30_000, 'topic leaders');
+    await waitForTopics(cluster, [topic]); // every broker, not just the one kafkajs happens to ask
     await admin.disconnect();
     producer = kafka.producer();
     await producer.connect();

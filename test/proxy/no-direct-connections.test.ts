@@ -17,7 +17,7 @@ import { runKafkaTool, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { waitForTopics } from '../harness/metadata.js';
 import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
-import { kcat, waitFor } from '../harness/clients.js';
+import { kcat } from '../harness/clients.js';
 
 const PROXY_EGRESS = '127.0.0.2';
 const ACCEPTED = /Accepted connection from \/([\d.]+):(\d+) on \/([\d.]+):(\d+)/;
@@ -93,7 +93,7 @@ describe('no client connects to a broker directly (3 brokers, broker logs as wit
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3 }], waitForLeaders: false });
-      await waitFor(async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.every((p) => p.leader >= 0));
+      await waitForTopics({ brokers: cluster.brokers.map((b) => ({ ...b, plainPort: proxy.brokerPortBase + b.nodeId })) }, [topic]);
       const producer = kafka.producer();
       await producer.connect();
       await producer.send({ topic, messages: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `kafkajs-${i}` })) });

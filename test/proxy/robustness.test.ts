@@ -14,6 +14,7 @@ import { encodeMessage } from '../../protocol/codec.js';
 import { apiSchema } from '../../protocol/registry.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
+import { waitForTopics } from '../harness/metadata.js';
 import {
   metricValue, parsedLogs, RawConnection, requestFrame, sizePrefixed, startTestProxy, type ProxyLogLine, type TestProxy,
 } from '../harness/proxy.js';
@@ -92,7 +93,7 @@ describe('robustness of the proxy against broken and hostile clients', () => {
     await admin.connect();
     topic = `robustness-${Date.now()}`;
     await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: false });
-    await waitFor(async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.every((p) => p.leader >= 0));
+    await waitForTopics(cluster, [topic]); // every broker, not just the one kafkajs happens to ask
   });
 
   after(async () => {
