@@ -23,7 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'kap-demo-'));
 const brokerPortBase = await freePortBase(1);
 const app = await startApp({
   env: {},
-  log: pino({ level: 'warn' }),
+  log: pino({ level: 'error' }, pino.destination(2)), // the demo's stdout is for the audit events
   overrides: {
     listen: { host: '127.0.0.1', bootstrapPort: brokerPortBase, brokerPortBase, advertisedHost: '127.0.0.1', securityProtocol: 'SASL_PLAINTEXT' },
     upstream: { bootstrapServers: cluster.saslBootstrap.split(',') },

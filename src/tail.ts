@@ -42,7 +42,8 @@ export function matches(e: AuditEvent, f: TailFilter): boolean {
 /** One aligned line: time, outcome, principal, method, resource, error, client. */
 export function formatLine(e: AuditEvent): string {
   const d = e.data as unknown as Record<string, any>;
-  const status = d.result?.status ?? '?';
+  // Lifecycle events (the proxy's own) have no result.
+  const status = d.result?.status ?? (e.type.endsWith('/lifecycle') ? 'PROXY' : '?');
   const err = d.result?.errorName && d.result.errorName !== 'NONE' ? ` ${d.result.errorName}` : '';
   const msg = d.result?.message ? ` "${d.result.message}"` : '';
   const resource = d.authorizationInfo ? `${d.authorizationInfo.resourceType}:${d.authorizationInfo.resourceName}` : d.resourceName;
