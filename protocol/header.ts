@@ -43,7 +43,7 @@ export function skipTaggedSection(buf: Buffer, off: number): number {
  * Parses a request header from a frame (size prefix excluded). `headerVersion` 2 adds tagged fields;
  * the client id stays an int16-length string in every version.
  */
-export function readRequestHeader(frame: Buffer, headerVersion: 1 | 2): RequestHeader {
+export function readRequestHeader(frame: Buffer, headerVersion: 1 | 2, withClientId = true): RequestHeader {
   if (frame.length < 10) throw new DecodeError(`request frame of ${frame.length} bytes is shorter than a request header`);
   const apiKey = frame.readInt16BE(0);
   const apiVersion = frame.readInt16BE(2);
@@ -53,7 +53,8 @@ export function readRequestHeader(frame: Buffer, headerVersion: 1 | 2): RequestH
   let clientId: string | null = null;
   if (len >= 0) {
     if (off + len > frame.length) throw new DecodeError('request header client id runs past the end of the frame');
-    clientId = frame.toString('utf8', off, off + len);
+    // Streamed (never audited) frames skip the string: it would be one allocation per Produce/Fetch frame.
+    if (withClientId) clientId = frame.toString('utf8', off, off + len);
     off += len;
   } else if (len !== -1) throw new DecodeError(`request header client id has negative length ${len}`);
   if (headerVersion === 2) off = skipTaggedSection(frame, off);

@@ -37,6 +37,30 @@ export class ProxyMetrics {
   readonly auditSinkLag = new client.Gauge({ name: 'kafka_audit_sink_pending_events', help: 'Audit events accepted but not yet acknowledged by the audit cluster', registers: [this.registry] });
   readonly auditSinkUp = new client.Gauge({ name: 'kafka_audit_sink_up', help: '1 when the audit cluster accepts writes, 0 when events go to the spool', registers: [this.registry] });
 
+  private readonly requestChildren = new Map<number, ReturnType<client.Counter<string>["labels"]>>();
+  private readonly latencyChildren = new Map<string, [client.Histogram.Internal<string>, client.Histogram.Internal<string>]>();
+  /** bytes_total children by direction, resolved once (updated on every chunk). */
+  readonly bytesToBroker = this.bytes.labels({ direction: 'client_to_broker' });
+  readonly bytesToClient = this.bytes.labels({ direction: 'broker_to_client' });
+
+  /**
+   * requests_total child for an (API key, version) pair, cached: per-frame updates skip building label objects
+   * and prom-client's label hashing. `labels` is only called the first time a pair is seen.
+   */
+  requestsFor(apiKey: number, version: number, labels: () => { api: string; version: string }): ReturnType<client.Counter<string>["labels"]> {
+    const key = apiKey * 65536 + version;
+    let c = this.requestChildren.get(key);
+    if (!c) { c = this.requests.labels(labels()); this.requestChildren.set(key, c); }
+    return c;
+  }
+
+  /** [request_duration, upstream_duration] children for an API, cached like requestsFor. */
+  latencyFor(api: string): [client.Histogram.Internal<string>, client.Histogram.Internal<string>] {
+    let h = this.latencyChildren.get(api);
+    if (!h) { h = [this.requestLatency.labels({ api }), this.upstreamLatency.labels({ api })]; this.latencyChildren.set(api, h); }
+    return h;
+  }
+
   constructor(opts: { collectDefault?: boolean } = {}) {
     if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: this.registry });
     // Export the loss counter at 0 from the start: an alert on it, or a dashboard panel, then sees a series

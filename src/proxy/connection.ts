@@ -123,13 +123,13 @@ export class ProxyConnection {
     up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error'));
     up.on('close', () => this.close('broker closed the connection'));
     up.on('data', (chunk: Buffer) => this.guard(() => {
-      this.ctx.metrics.bytes.inc({ direction: 'broker_to_client' }, chunk.length);
+      this.ctx.metrics.bytesToClient.inc(chunk.length);
       this.responses.push(chunk);
     }));
     up.on('drain', () => client.resume());
     client.on('drain', () => up.resume());
     client.on('data', (chunk: Buffer) => this.guard(() => {
-      this.ctx.metrics.bytes.inc({ direction: 'client_to_broker' }, chunk.length);
+      this.ctx.metrics.bytesToBroker.inc(chunk.length);
       this.requests.push(chunk);
     }));
   }
@@ -181,7 +181,7 @@ export class ProxyConnection {
     const now = performance.now();
     let header: RequestHeader;
     try {
-      header = readRequestHeader(head, this.headerVersion(apiKey, version));
+      header = readRequestHeader(head, this.headerVersion(apiKey, version), false);
     } catch {
       header = { apiKey, apiVersion: version, correlationId: head.readInt32BE(4), clientId: null, bodyOffset: -1 };
     }
@@ -206,9 +206,13 @@ export class ProxyConnection {
     }
   }
 
+  private countRequest(apiKey: number, version: number): void {
+    this.ctx.metrics.requestsFor(apiKey, version, () => apiLabels(apiKey, version)).inc();
+  }
+
   private track(header: RequestHeader, request: Decoded | undefined, receivedAt: number, expectResponse: boolean): void {
     const name = apiName(header.apiKey);
-    this.ctx.metrics.requests.inc(apiLabels(header.apiKey, header.apiVersion));
+    this.countRequest(header.apiKey, header.apiVersion);
     if (expectResponse) {
       this.inflight.push({ header, apiName: name, request, receivedAt, forwardedAt: performance.now(), expectResponse });
     }
@@ -264,7 +268,7 @@ export class ProxyConnection {
     const flexible = inRange(header.apiVersion, schema.response.flexibleVersions);
     const head = Buffer.alloc(flexible ? 5 : 4);
     head.writeInt32BE(header.correlationId, 0);
-    this.ctx.metrics.requests.inc(apiLabels(header.apiKey, header.apiVersion));
+    this.countRequest(header.apiKey, header.apiVersion);
     this.ctx.metrics.auditRefused.inc({ api: apiName(header.apiKey) });
     this.log.warn({ api: apiName(header.apiKey), principal: this.info.principal, correlationId: header.correlationId }, message);
     this.inflight.push({ header, apiName: apiName(header.apiKey), receivedAt, forwardedAt: receivedAt, expectResponse: true, synthetic: reframe(head, body) });
@@ -473,8 +477,9 @@ export class ProxyConnection {
 
   private observeLatency(entry: InFlight): void {
     const now = performance.now();
-    this.ctx.metrics.requestLatency.observe({ api: entry.apiName }, (now - entry.receivedAt) / 1000);
-    this.ctx.metrics.upstreamLatency.observe({ api: entry.apiName }, (now - entry.forwardedAt) / 1000);
+    const [request, upstream] = this.ctx.metrics.latencyFor(entry.apiName);
+    request.observe((now - entry.receivedAt) / 1000);
+    upstream.observe((now - entry.forwardedAt) / 1000);
   }
 
   private toClient(bytes: Buffer): void {
