@@ -34,8 +34,6 @@ export interface ProxyConfig {
   limits: {
     maxFrameBytes: number;
     maxResponseFrameBytes: number;
-    /** Largest Produce/Fetch response buffered to rewrite leader hints; larger ones stream unchanged. */
-    rewriteBufferBytes: number;
     /**
      * Largest request of an audited API the proxy decodes. Decoding costs many times the frame size in memory,
      * so larger audited requests are refused (the connection is closed: they could not be audited); larger
@@ -95,7 +93,7 @@ export const DEFAULTS: ProxyConfig = {
   listen: { host: '0.0.0.0', bootstrapPort: 9192, brokerPortBase: 9200, advertisedHost: '127.0.0.1', securityProtocol: 'PLAINTEXT' },
   upstream: { bootstrapServers: ['127.0.0.1:9092'], connectTimeoutMs: 10_000 },
   limits: {
-    maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, rewriteBufferBytes: 8 * 1024 * 1024, maxAuditedRequestBytes: 1024 * 1024,
+    maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, maxAuditedRequestBytes: 1024 * 1024,
     maxConnections: 20_000, maxConnectionsPerAddress: 2_000, idleTimeoutMs: 10 * 60_000,
   },
   admin: { enabled: true, host: '127.0.0.1', port: 9099 },
@@ -162,7 +160,7 @@ export function validate(c: ProxyConfig): ProxyConfig {
   }
   check(Array.isArray(c.upstream.bootstrapServers) && c.upstream.bootstrapServers.length > 0 && c.upstream.bootstrapServers.every(isHostPort),
     'upstream.bootstrapServers', 'a non-empty list of "host:port"', c.upstream.bootstrapServers);
-  for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'rewriteBufferBytes', 'maxAuditedRequestBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
+  for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'maxAuditedRequestBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
     check(isPosInt(c.limits[k]), `limits.${k}`, 'a positive integer', c.limits[k]);
   }
   check(isPort(c.admin.port), 'admin.port', 'a port number 0-65535', c.admin.port);

@@ -25,6 +25,7 @@ export class ProxyMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
   });
   readonly bytes = new client.Counter({ name: 'kafka_proxy_bytes_total', help: 'Bytes relayed; direction is client_to_broker or broker_to_client', labelNames: ['direction'], registers: [this.registry] });
+  readonly leaderHints = new client.Counter({ name: 'kafka_proxy_leader_hints_total', help: 'Produce/Fetch responses carrying leader hints (NodeEndpoints): rewritten to proxy addresses, or dropped when the proxy addresses did not fit', labelNames: ['api', 'outcome'], registers: [this.registry] });
   readonly undecodable = new client.Counter({ name: 'kafka_proxy_undecodable_frames_total', help: 'Frames forwarded without being decoded (unknown API/version or parse failure)', labelNames: ['api', 'version', 'reason'], registers: [this.registry] });
 
   readonly auditEvents = new client.Counter({ name: 'kafka_audit_events_total', help: 'Audit events produced to the audit topic', labelNames: ['type', 'method'], registers: [this.registry] });

@@ -1,8 +1,8 @@
 /**
  * Memory stays bounded:
  *  - slow consumer: a client pipelines Fetch requests and never reads its socket while a producer pushes
- *    records through the proxy: two connections, one with responses small enough to be buffered whole (the
- *    leader-hint check, <= limits.rewriteBufferBytes), one with responses that stream through;
+ *    records through the proxy: two connections, one asking for 4 MiB and one for 32 MiB per response (both
+ *    stream through; only their leader-hint sections are held);
  *  - 50 MB batches: ProducerPerformance sends 50 MB records (one record per batch and request) through the
  *    proxy, and ConsumerPerformance reads them back (50 MB fetch responses).
  * The proxy's RSS is sampled every 50 ms (and its kernel peak, VmHWM, read after a reset).

@@ -12,11 +12,12 @@ import { decodeMessage, encodeMessage, DecodeError, type Decoded } from '../../p
 import { readRequestHeader, responseBodyOffset, reframe, type RequestHeader } from '../../protocol/header.js';
 import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
 import { inRange } from '../../protocol/schema.js';
-import { skipperTo, tagsAt } from '../../protocol/skip.js';
+import { skipperTo } from '../../protocol/skip.js';
 import { kafkaError } from '../../protocol/errors.js';
 import type { AuditOperation, ConnectionInfo } from '../audit/operation.js';
 import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../audit/extract.js';
 import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
+import { LeaderHintScan } from './leader-hints.js';
 import type { AuthOutcome } from './sasl-observer.js';
 import { SaslObserver } from './sasl-observer.js';
 import {
@@ -70,6 +71,8 @@ export class ProxyConnection {
   private upstream: Socket | undefined;
   /** The response currently streaming through, so its metrics can be taken when it ends. */
   private streaming: InFlight | undefined;
+  /** Follows a streaming Produce/Fetch response that may end in leader hints (see leader-hints.ts). */
+  private hintScan: LeaderHintScan | undefined;
   private closed = false;
   private readonly reportedUndecodable = new Set<string>();
   /** Responses waiting for new broker listeners to be bound (see holdUntil). */
@@ -331,23 +334,42 @@ export class ProxyConnection {
     if (size < 4) throw new FrameError(`response frame of ${size} bytes is too short`, 'malformed');
     const entry = this.inflight[0];
     const correlationId = head.readInt32BE(0);
-    if (entry && entry.header.correlationId === correlationId && this.mustDecodeResponse(entry, size)) return 'buffer';
-    this.streaming = this.pop(correlationId);
+    if (entry && entry.header.correlationId === correlationId && this.mustDecodeResponse(entry)) return 'buffer';
+    const streaming = this.pop(correlationId);
+    this.streaming = streaming;
+    const { apiKey, apiVersion } = streaming.header;
+    const hintFrom = HINT_FROM[apiKey];
+    if (hintFrom !== undefined && apiVersion >= hintFrom) {
+      this.hintScan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, this.ctx.brokers,
+        (err) => this.reportUndecodable(apiKey, apiVersion, 'response', err));
+    }
     return 'stream';
   }
 
-  private mustDecodeResponse(entry: InFlight, size: number): boolean {
+  private mustDecodeResponse(entry: InFlight): boolean {
     const key = entry.header.apiKey;
-    if (REWRITTEN.has(key) || SASL.has(key) || entry.request !== undefined) return true;
-    const hintFrom = HINT_FROM[key];
-    if (hintFrom === undefined || entry.header.apiVersion < hintFrom) return false;
-    if (size <= this.ctx.config.limits.rewriteBufferBytes) return true;
-    this.ctx.metrics.undecodable.inc({ api: entry.apiName, version: String(entry.header.apiVersion), reason: 'too_large_for_leader_hint_check' });
-    return false;
+    return REWRITTEN.has(key) || SASL.has(key) || entry.request !== undefined;
   }
 
   private onResponsePassthrough(bytes: Buffer, done: boolean): void {
-    this.toClient(bytes);
+    const scan = this.hintScan;
+    if (scan) {
+      const now = scan.push(bytes);
+      if (now.length > 0) this.toClient(now);
+      if (!done) return;
+      this.hintScan = undefined;
+      const { bytes: tail, outcome, error } = scan.finish();
+      if (error) this.reportUndecodable(this.streaming!.header.apiKey, this.streaming!.header.apiVersion, 'response', error);
+      if (outcome !== 'none') {
+        this.ctx.metrics.leaderHints.inc({ api: this.streaming!.apiName, outcome });
+        // A hint may name a broker the proxy had not seen: its listener must be bound before the client acts.
+        const ready = this.ctx.listenersReady();
+        if (ready) this.holdUntil(ready);
+      }
+      if (tail.length > 0) this.toClient(tail);
+    } else {
+      this.toClient(bytes);
+    }
     if (done && this.streaming) { this.observeLatency(this.streaming); this.streaming = undefined; this.flushSynthetic(); }
   }
 
@@ -380,10 +402,6 @@ export class ProxyConnection {
       return unchanged;
     }
     const bodyBytes = frame.subarray(bodyOffset);
-    const hintFrom = HINT_FROM[apiKey];
-    if (hintFrom !== undefined && entry.request === undefined && !this.hasNodeEndpoints(schema.response, apiVersion, bodyBytes)) {
-      return unchanged; // the common case on the data path: no leader hints, nothing decoded
-    }
     let body: Decoded;
     let decodedVersion = apiVersion;
     try {
@@ -408,15 +426,6 @@ export class ProxyConnection {
     if (ready) this.holdUntil(ready);
     if (!rewritten) return unchanged;
     return reframe(frame.subarray(0, bodyOffset), encodeMessage(schema.response, decodedVersion, body));
-  }
-
-  private hasNodeEndpoints(schema: import('../../protocol/schema.js').MessageSchema, version: number, body: Buffer): boolean {
-    try {
-      return tagsAt(body, skipperTo(schema, version)(body, 0)).includes(0);
-    } catch (err) {
-      this.reportUndecodable(schema.apiKey, version, 'response', err as Error);
-      return false;
-    }
   }
 
   private rewrite(apiKey: number, body: Decoded): boolean {

@@ -1,0 +1,188 @@
+/**
+ * Leader hints (KIP-951) in streamed Produce v10+ / Fetch v16+ responses.
+ *
+ * These responses can carry the addresses of new partition leaders in NodeEndpoints, a top-level tagged
+ * field at the very end of the body. The proxy must replace those addresses with its own, but it must not
+ * hold a multi-megabyte Fetch response back to find out whether they are there: so the response streams
+ * to the client as it arrives, a StreamWalk follows its layout, and only the top-level tagged section (a
+ * few bytes, or a few hundred with hints) is held. The frame's size prefix has already gone out by then, so
+ * the section is rewritten in place at exactly its original length:
+ *   - rewritten addresses no longer than the broker's: the section is padded with an unknown tagged field,
+ *     which clients skip (tagged fields exist so that readers can skip what they do not know);
+ *   - longer: the hints are replaced by padding of the same length, so the client refreshes its metadata
+ *     through the proxy instead, as a client that does not know KIP-951 would (counted as dropped).
+ */
+import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { readUvarint } from '../../protocol/header.js';
+import type { MessageSchema } from '../../protocol/schema.js';
+import { layoutTo, type Step } from '../../protocol/skip.js';
+import { StreamWalk } from '../../protocol/stream-walk.js';
+import type { BrokerMap } from './broker-map.js';
+import { rewriteNodeEndpoints } from './rewrite.js';
+
+const NODE_ENDPOINTS_TAG = 0;
+const EMPTY = Buffer.alloc(0);
+
+/** The frame up to the body: size prefix, correlation id, response header v1 tagged section. */
+const FRAME_HEAD: Step[] = [{ k: 'fixed', n: 4 }, { k: 'fixed', n: 4 }, { k: 'tags' }];
+
+const layouts = new WeakMap<MessageSchema, Map<number, Step[]>>();
+function frameLayout(schema: MessageSchema, version: number): Step[] {
+  let m = layouts.get(schema);
+  if (!m) { m = new Map(); layouts.set(schema, m); }
+  let l = m.get(version);
+  if (!l) { l = [...FRAME_HEAD, ...layoutTo(schema, version)]; m.set(version, l); }
+  return l;
+}
+
+const taggedOnly = new WeakMap<MessageSchema, MessageSchema>();
+/** The message reduced to its top-level tagged fields: its encoding is exactly the top-level tagged section. */
+function sectionSchema(schema: MessageSchema): MessageSchema {
+  let s = taggedOnly.get(schema);
+  if (!s) { s = { ...schema, fields: schema.fields.filter((f) => f.tag !== undefined) }; taggedOnly.set(schema, s); }
+  return s;
+}
+
+/** The first top-level tag the schema does not define: padding uses it or a higher one. */
+function firstUnknownTag(schema: MessageSchema): number {
+  return Math.max(-1, ...sectionSchema(schema).fields.map((f) => f.tag!)) + 1;
+}
+
+export type HintOutcome = 'none' | 'rewritten' | 'dropped';
+
+function uvarintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) { n = Math.floor(n / 0x80); len++; }
+  return len;
+}
+
+function writeUvarint(out: number[], n: number): void {
+  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 0x80); }
+  out.push(n);
+}
+
+interface Entry { tag: number; bytes: Buffer }
+
+/** Splits a tagged section into its entries (each with its tag and size prefix). */
+function entriesOf(section: Buffer): Entry[] {
+  const entries: Entry[] = [];
+  let [count, off] = readUvarint(section, 0);
+  for (let i = 0; i < count; i++) {
+    const start = off;
+    let tag: number, size: number;
+    [tag, off] = readUvarint(section, off);
+    [size, off] = readUvarint(section, off);
+    off += size;
+    entries.push({ tag, bytes: section.subarray(start, off) });
+  }
+  return entries;
+}
+
+function section(entries: Entry[], extra: Buffer[] = []): Buffer {
+  const count: number[] = [];
+  writeUvarint(count, entries.length + (extra.length > 0 ? 1 : 0));
+  return Buffer.concat([Buffer.from(count), ...entries.map((e) => e.bytes), ...extra]);
+}
+
+/**
+ * A tagged section of exactly `length` bytes holding `entries`, plus one padding entry if they leave room:
+ * zero bytes under a tag the reader cannot know (at least `unknownFrom`, and above every tag present, since
+ * tags ascend). Undefined when they leave too little room for one.
+ */
+export function padSection(entries: Entry[], length: number, unknownFrom: number): Buffer | undefined {
+  const used = entries.reduce((n, e) => n + e.bytes.length, 0);
+  if (uvarintLength(entries.length) + used === length) return section(entries);
+  const room = length - used - uvarintLength(entries.length + 1);
+  const minTag = Math.max(unknownFrom - 1, ...entries.map((e) => e.tag)) + 1;
+  for (const tagLen of [1, 2, 3]) {
+    const tag = Math.max(minTag, tagLen === 1 ? 0 : 0x80 ** (tagLen - 1));
+    if (uvarintLength(tag) !== tagLen) continue;
+    for (const sizeLen of [1, 2, 3, 4]) {
+      const size = room - tagLen - sizeLen;
+      if (size < 0 || uvarintLength(size) !== sizeLen) continue;
+      const pad: number[] = [];
+      writeUvarint(pad, tag);
+      writeUvarint(pad, size);
+      return section(entries, [Buffer.from(pad), Buffer.alloc(size)]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites the NodeEndpoints in a top-level tagged section to the proxy's addresses, keeping its length.
+ * Hints that cannot be rewritten (no room, or they do not decode) are removed: the broker's own addresses
+ * must never reach the client. Throws a DecodeError only when the section's entries do not parse.
+ */
+export function rewriteHintSection(
+  schema: MessageSchema, version: number, bytes: Buffer, brokers: BrokerMap,
+): { bytes: Buffer; outcome: HintOutcome; error?: Error } {
+  const entries = entriesOf(bytes);
+  if (!entries.some((e) => e.tag === NODE_ENDPOINTS_TAG)) return { bytes, outcome: 'none' };
+  let error: Error | undefined;
+  try {
+    const reduced = sectionSchema(schema);
+    const body: Decoded = decodeMessage(reduced, version, bytes);
+    if (!rewriteNodeEndpoints(body, brokers)) return { bytes, outcome: 'none' };
+    const encoded = encodeMessage(reduced, version, body);
+    const fitted = encoded.length <= bytes.length ? padSection(entriesOf(encoded), bytes.length, firstUnknownTag(schema)) : undefined;
+    if (fitted) return { bytes: fitted, outcome: 'rewritten' };
+  } catch (err) {
+    error = err as Error;
+  }
+  // Removing the entry frees at least 3 bytes (tag, size, a non-empty value), always room for padding.
+  const kept = entries.filter((e) => e.tag !== NODE_ENDPOINTS_TAG);
+  return { bytes: padSection(kept, bytes.length, firstUnknownTag(schema))!, outcome: 'dropped', error };
+}
+
+/**
+ * Follows one streamed response: `push` returns the bytes that can go to the client now, `finish` (at the
+ * end of the frame) the held tagged section, rewritten if it carried leader hints.
+ */
+export class LeaderHintScan {
+  private walk: StreamWalk | undefined;
+  private held: Buffer[] = [];
+
+  constructor(
+    private readonly schema: MessageSchema,
+    private readonly version: number,
+    frameSize: number,
+    private readonly brokers: BrokerMap,
+    private readonly onError: (err: Error) => void,
+  ) {
+    this.walk = new StreamWalk(frameLayout(schema, version), frameSize + 4);
+  }
+
+  push(chunk: Buffer): Buffer {
+    const walk = this.walk;
+    if (!walk) return chunk; // gave up on this frame: it streams through unchanged
+    if (walk.finished) { this.held.push(chunk); return EMPTY; }
+    let n: number;
+    try {
+      n = walk.feed(chunk);
+    } catch (err) {
+      this.walk = undefined;
+      this.onError(err as Error);
+      return chunk;
+    }
+    if (n === chunk.length) return chunk;
+    this.held.push(chunk.subarray(n));
+    return chunk.subarray(0, n);
+  }
+
+  finish(): { bytes: Buffer; outcome: HintOutcome; error?: Error } {
+    const walk = this.walk;
+    if (!walk) return { bytes: EMPTY, outcome: 'none' };
+    if (!walk.finished) {
+      this.onError(new Error('the frame ended inside its body'));
+      return { bytes: EMPTY, outcome: 'none' };
+    }
+    const section = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
+    try {
+      return rewriteHintSection(this.schema, this.version, section, this.brokers);
+    } catch (err) {
+      this.onError(err as Error);
+      return { bytes: section, outcome: 'none' };
+    }
+  }
+}
