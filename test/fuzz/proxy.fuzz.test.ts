@@ -26,7 +26,7 @@ import { waitForTopics } from '../harness/metadata.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
 import { describeSeed, fuzzSeed, mix, Prng } from './lib/prng.js';
 import { pickScript, type ScriptResult } from './lib/proxy-scripts.js';
-import { RawConn, requestFrame } from './lib/raw.js';
+import { RawConnection, requestFrame } from '../harness/raw.js';
 
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 200);
 /** How long a hostile connection is given to be closed by the proxy or broker before the client ends it. */
@@ -48,7 +48,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
 /** A loopback address of its own for hostile connection i (127.77.0.1, 127.77.0.2, ...). */
 function hostileAddress(i: number): string { return `127.77.${Math.floor(i / 250)}.${(i % 250) + 1}`; }
 
-interface Outcome { result: ScriptResult; conn: RawConn; closedBy: 'peer' | 'client' | 'never'; error?: string }
+interface Outcome { result: ScriptResult; conn: RawConnection; closedBy: 'peer' | 'client' | 'never'; error?: string }
 
 describe('proxy end to end: hostile connections beside working clients', () => {
   let cluster: KafkaCluster;
@@ -117,7 +117,7 @@ describe('proxy end to end: hostile connections beside working clients', () => {
       await new Promise((r) => setTimeout(r, rng.int(500))); // spread the starts
       // Each hostile connection comes from a loopback address of its own, so the proxy's log lines (client=ip:port)
       // name it unambiguously (ports alone are shared by connections to different proxy ports).
-      const conn = await RawConn.open(ports[rng.int(ports.length)], '127.0.0.1', hostileAddress(i));
+      const conn = await RawConnection.open(ports[rng.int(ports.length)], { localAddress: hostileAddress(i) });
       let result: ScriptResult;
       try {
         result = await script(conn, rng);
@@ -203,9 +203,9 @@ describe('proxy end to end: hostile connections beside working clients', () => {
     if (errorLines.length) t.diagnostic(`error log lines: ${JSON.stringify(errorLines.slice(0, 5))}`);
 
     // 7. The proxy is alive and serves a fresh connection.
-    const fresh = await RawConn.open(proxy.server.bootstrapPort);
-    fresh.write(requestFrame(18, 0, 4242, false, Buffer.alloc(0)));
-    const answer = await fresh.nextFrame(10_000);
+    const fresh = await RawConnection.open(proxy.server.bootstrapPort);
+    fresh.write(requestFrame(18, 0, 4242, Buffer.alloc(0), { clientId: 'fuzz' }));
+    const answer = await fresh.tryNextFrame(10_000);
     assert.ok(answer && answer.readInt32BE(0) === 4242, 'a fresh connection gets its ApiVersions answered');
     fresh.destroy();
 

@@ -12,7 +12,7 @@ import { DecodeError, decodeMessage, encodeMessage } from '../../protocol/codec.
 import { API_SCHEMAS } from '../../protocol/registry.js';
 import { FrameError, FrameReader, type FrameMode } from '../../src/proxy/frame-reader.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
-import { RawConn, requestFrame, sizePrefixed } from './lib/raw.js';
+import { RawConnection, requestFrame, sizePrefixed } from '../harness/raw.js';
 
 function collect(mode: FrameMode, maxFrameBytes: number, peekBytes: number) {
   const out: { frames: Buffer[]; passthrough: Buffer[]; heads: Buffer[] } = { frames: [], passthrough: [], heads: [] };
@@ -86,7 +86,7 @@ describe('proxy: zero-size frames are refused as malformed, not internal errors 
 
   test('fuzz-proxy-zero-size-request-frame', async () => {
     const before = { malformed: await errors('malformed'), internal: await errors('internal_error') };
-    const conn = await RawConn.open(proxy.server.bootstrapPort);
+    const conn = await RawConnection.open(proxy.server.bootstrapPort);
     conn.write(Buffer.from([0, 0, 0, 0]));
     assert.ok(await conn.until(() => conn.closed, 10_000), 'the proxy closes the connection');
     assert.equal(await errors('malformed'), before.malformed + 1);
@@ -97,8 +97,8 @@ describe('proxy: zero-size frames are refused as malformed, not internal errors 
     const before = { malformed: await errors('malformed'), internal: await errors('internal_error') };
     answer = () => Buffer.from([0, 0, 0, 0]);
     try {
-      const conn = await RawConn.open(proxy.server.bootstrapPort);
-      conn.write(requestFrame(18, 0, 1, false, Buffer.alloc(0)));
+      const conn = await RawConnection.open(proxy.server.bootstrapPort);
+      conn.write(requestFrame(18, 0, 1, Buffer.alloc(0), { clientId: 'fuzz' }));
       assert.ok(await conn.until(() => conn.closed, 10_000), 'the proxy closes the connection');
       assert.equal(conn.received, 0, 'nothing of the bad response reaches the client');
       assert.equal(await errors('malformed'), before.malformed + 1);
@@ -121,13 +121,13 @@ describe('proxy: zero-size frames are refused as malformed, not internal errors 
       return Buffer.from([0, 0, 0, 0]);
     };
     try {
-      const conn = await RawConn.open(proxy.server.bootstrapPort);
+      const conn = await RawConnection.open(proxy.server.bootstrapPort);
       const mech = Buffer.from('PLAIN');
-      conn.write(requestFrame(17, 0, 7, false, Buffer.concat([Buffer.from([0, mech.length]), mech])));
-      const handshake = await conn.nextFrame(10_000);
+      conn.write(requestFrame(17, 0, 7, Buffer.concat([Buffer.from([0, mech.length]), mech]), { clientId: 'fuzz' }));
+      const handshake = await conn.tryNextFrame(10_000);
       assert.ok(handshake && handshake.readInt32BE(0) === 7, 'handshake answered');
       conn.write(sizePrefixed(Buffer.from('\0alice\0alice-pw!')));
-      const token = await conn.nextFrame(10_000);
+      const token = await conn.tryNextFrame(10_000);
       assert.ok(token !== undefined && token.length === 0, 'the empty raw token reaches the client');
       assert.ok(!conn.closed, 'the connection stays open');
       assert.equal(await errors('internal_error'), before.internal);

@@ -18,17 +18,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
-import { skipTaggedSection } from '../../protocol/header.js';
-import { apiSchema } from '../../protocol/registry.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { waitForTopics } from '../harness/metadata.js';
-import { metricValue, requestFrame, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { fetchBody, kafkaRequest, RawConnection, topicMetadata } from '../harness/raw.js';
 
 const MiB = 1024 * 1024;
 const RECORD_BYTES = 64 * 1024;
@@ -74,81 +72,11 @@ function tcpQueues(): Map<string, { tx: number; rx: number }> {
   return out;
 }
 
-/** A raw Kafka connection that reads frames without copying more than once per frame and keeps none of them. */
-class RawClient {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private need = -1;
-  onFrame: (frame: Buffer) => void = () => {};
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => undefined);
-  }
-
-  static open(port: number, opts: { paused?: boolean } = {}): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      if (opts.paused) socket.pause(); // before connecting: the socket never starts reading
-      socket.setNoDelay(true);
-      socket.once('connect', () => { socket.removeListener('error', reject); resolve(new RawClient(socket)); });
-      socket.once('error', reject);
-    });
-  }
-
-  private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
-      if (this.need < 0) {
-        if (this.buffered < 4) return;
-        const head = this.chunks[0].length >= 4 ? this.chunks[0] : Buffer.concat(this.chunks);
-        this.need = 4 + head.readInt32BE(0);
-      }
-      if (this.buffered < this.need) return;
-      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-      const rest = all.subarray(this.need);
-      this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-      this.buffered = rest.length;
-      const frame = all.subarray(4, this.need);
-      this.need = -1;
-      this.onFrame(frame);
-    }
-  }
-
-  send(apiKey: number, version: number, correlationId: number, body: Decoded): void {
-    const schema = apiSchema(apiKey)!.request;
-    this.socket.write(requestFrame(apiKey, version, correlationId, encodeMessage(schema, version, body), { flexible: version >= flexibleFrom(schema.flexibleVersions) }));
-  }
-
-  /** One request, one response (nothing else in flight); the response body decoded. */
-  async request(apiKey: number, version: number, body: Decoded): Promise<Decoded> {
-    const frame = await new Promise<Buffer>((resolve) => { this.onFrame = resolve; this.send(apiKey, version, 1, body); });
-    const schema = apiSchema(apiKey)!.response;
-    return decodeMessage(schema, version, frame.subarray(version >= flexibleFrom(schema.flexibleVersions) ? skipTaggedSection(frame, 4) : 4));
-  }
-
-  close(): void { this.socket.destroy(); }
-}
-
-function flexibleFrom(range: string): number {
-  const m = /^(\d+)\+$/.exec(range);
-  return m ? Number(m[1]) : Infinity;
-}
-
-function fetchV16(topicId: string, offset: number, partitionMaxBytes: number): Decoded {
-  return {
-    ReplicaId: -1, MaxWaitMs: 500, MinBytes: 1, MaxBytes: partitionMaxBytes, IsolationLevel: 0, SessionId: 0, SessionEpoch: -1,
-    Topics: [{ TopicId: topicId, Partitions: [{ Partition: 0, CurrentLeaderEpoch: -1, FetchOffset: BigInt(offset), LastFetchedEpoch: -1, LogStartOffset: -1n, PartitionMaxBytes: partitionMaxBytes }] }],
-    ForgottenTopicsData: [], RackId: '',
-  };
-}
-
 interface Response { correlationId: number; size: number; sha256: string }
 const digest = (frame: Buffer): Response => ({ correlationId: frame.readInt32BE(0), size: frame.length, sha256: createHash('sha256').update(frame).digest('hex') });
 
 /** Sends every request on `client` and collects the responses' digests, in arrival order. */
-function collect(client: RawClient, count: number, timeoutMs: number): Promise<Response[]> {
+function collect(client: RawConnection, count: number, timeoutMs: number): Promise<Response[]> {
   const got: Response[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${got.length} of ${count} responses after ${timeoutMs} ms`)), timeoutMs);
@@ -203,12 +131,11 @@ describe('backpressure: a client that stops reading', () => {
     const produceMs = Date.now() - t0;
 
     // 2. Where the partition lives, through the proxy (opens the proxy's broker listeners), and its topic id.
-    const boot = await RawClient.open(proxy.server.bootstrapPort);
-    const md = await boot.request(3, 12, { Topics: [{ TopicId: 'AAAAAAAAAAAAAAAAAAAAAA', Name: topic }], AllowAutoTopicCreation: false, IncludeTopicAuthorizedOperations: false });
+    const boot = await RawConnection.open(proxy.server.bootstrapPort);
+    const md = await topicMetadata(boot, topic);
     boot.close();
-    const t = (md.Topics as Decoded[]).find((x) => x.Name === topic)!;
-    const leader = (t.Partitions as Decoded[])[0].LeaderId as number;
-    const proxyPort = (md.Brokers as Decoded[]).find((b) => b.NodeId === leader)!.Port as number;
+    const leader = md.leader;
+    const proxyPort = md.brokers.find((b) => b.nodeId === leader)!.port;
     const brokerPort = cluster.brokers.find((b) => b.nodeId === leader)!.plainPort;
     assert.equal(proxyPort, proxy.brokerPortBase + leader);
 
@@ -216,21 +143,21 @@ describe('backpressure: a client that stops reading', () => {
     const plans = STALLED.map((s) => {
       const perResponse = Math.ceil(s.partitionMaxBytes / RECORD_BYTES);
       const step = Math.floor((RECORDS - perResponse) / s.requests);
-      return { ...s, bodies: Array.from({ length: s.requests }, (_, i) => fetchV16(t.TopicId as string, i * step, s.partitionMaxBytes)) };
+      return { ...s, frames: Array.from({ length: s.requests }, (_, i) => kafkaRequest(1, 16, i + 1, fetchBody(md.topicId, i * step, s.partitionMaxBytes))) };
     });
 
     // 3. The same requests directly to the broker, read at once: what each response must be.
     const expected: Response[][] = [];
     for (const p of plans) {
-      const direct = await RawClient.open(brokerPort);
+      const direct = await RawConnection.open(brokerPort);
       const done = collect(direct, p.requests, 60_000);
-      p.bodies.forEach((b, i) => direct.send(1, 16, i + 1, b));
+      for (const f of p.frames) direct.write(f);
       expected.push(await done);
       direct.close();
     }
     const owed = expected.map((rs) => rs.reduce((n, r) => n + 4 + r.size, 0));
     for (const [i, p] of plans.entries()) {
-      assert.deepEqual(expected[i].map((r) => r.correlationId), p.bodies.map((_, j) => j + 1));
+      assert.deepEqual(expected[i].map((r) => r.correlationId), p.frames.map((_, j) => j + 1));
       for (const r of expected[i]) assert.ok(r.size > p.partitionMaxBytes * 0.85, `a ${p.name} response of ${r.size} bytes: the topic must fill it`);
     }
 
@@ -241,14 +168,14 @@ describe('backpressure: a client that stops reading', () => {
     proxy.server.connectUpstream = async (target) => { const s = await dial(target); upstreams.push(s); return s; };
     const metricBefore = await metricValue(proxy.metrics, 'kafka_proxy_bytes_total', { direction: 'broker_to_client' });
     const baseline = await memoryNow();
-    const stalled: { client: RawClient; upstream: Socket }[] = [];
+    const stalled: { client: RawConnection; upstream: Socket }[] = [];
     for (const p of plans) {
-      const client = await RawClient.open(proxyPort, { paused: true });
+      const client = await RawConnection.open(proxyPort, { paused: true });
       const deadline = Date.now() + 10_000;
       while (upstreams.length === stalled.length && Date.now() < deadline) await sleep(10);
       assert.equal(upstreams.length, stalled.length + 1, 'the proxy dialed the broker for the connection');
       stalled.push({ client, upstream: upstreams[stalled.length] });
-      p.bodies.forEach((b, i) => client.send(1, 16, i + 1, b));
+      for (const f of p.frames) client.write(f);
     }
 
     // Wait until both upstream sockets are paused and their bytes read have not moved for 2 s.
@@ -304,7 +231,7 @@ describe('backpressure: a client that stops reading', () => {
     }));
     const resumeMs = Date.now() - t1;
     for (const [i, { client, upstream }] of stalled.entries()) {
-      assert.deepEqual(received[i].map((r) => r.correlationId), plans[i].bodies.map((_, j) => j + 1), `${plans[i].name}: correlation ids in order`);
+      assert.deepEqual(received[i].map((r) => r.correlationId), plans[i].frames.map((_, j) => j + 1), `${plans[i].name}: correlation ids in order`);
       assert.deepEqual(received[i], expected[i], `${plans[i].name}: every response byte for byte as the broker sends it`);
       assert.equal(client.socket.bytesRead, owed[i], `${plans[i].name}: the client read exactly the bytes owed`);
       assert.equal(upstream.bytesRead, owed[i], `${plans[i].name}: the proxy read exactly the bytes owed from the broker`);

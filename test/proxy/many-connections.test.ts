@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
-import { RawConnection, requestFrame } from '../harness/proxy.js';
+import { RawConnection, requestFrame } from '../harness/raw.js';
 import { proxyPorts, type ProxyPorts } from '../admin/ports.js';
 import { parsePrometheusText } from '../admin/prom.js';
 

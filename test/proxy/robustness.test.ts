@@ -15,9 +15,8 @@ import { apiSchema } from '../../protocol/registry.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { waitForTopics } from '../harness/metadata.js';
-import {
-  metricValue, parsedLogs, RawConnection, requestFrame, sizePrefixed, startTestProxy, type ProxyLogLine, type TestProxy,
-} from '../harness/proxy.js';
+import { metricValue, parsedLogs, startTestProxy, type ProxyLogLine, type TestProxy } from '../harness/proxy.js';
+import { RawConnection, requestFrame, sizePrefixed } from '../harness/raw.js';
 
 const MiB = 1024 * 1024;
 const ERRORS = 'kafka_proxy_connection_errors_total';

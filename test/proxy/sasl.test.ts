@@ -18,7 +18,8 @@ import { decodeMessage, encodeMessage } from '../../protocol/codec.js';
 import { apiSchema } from '../../protocol/registry.js';
 import { runKafkaTool, writeClientProps, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
-import { metricValue, RawConnection, requestFrame, sizePrefixed, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { RawConnection, requestFrame, sizePrefixed } from '../harness/raw.js';
 import type { AuditOperation } from '../../src/audit/operation.js';
 import { kcat } from '../harness/clients.js';
 

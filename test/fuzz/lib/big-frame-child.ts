@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { startTestProxy } from '../../harness/proxy.js';
-import { sizePrefixed, requestHeader } from './raw.js';
+import { sizePrefixed, requestHeader } from '../../harness/raw.js';
 
 const mib = Number(process.argv[2] ?? 4);
 const broker = net.createServer((s) => { s.resume(); s.on('error', () => undefined); });
@@ -17,7 +17,7 @@ const n = mib * 1024 * 1024;
 const count: number[] = [];
 for (let v = n + 1; ; ) { let b = v % 128; v = Math.floor(v / 128); if (v) b |= 0x80; count.push(b); if (!v) break; }
 const body = Buffer.concat([Buffer.from(count), Buffer.alloc(n, 0x01), Buffer.from([0])]); // n x compact "" , no tags
-const frame = sizePrefixed(requestHeader(42, 2, 1, true), body);
+const frame = sizePrefixed(requestHeader(42, 2, 1, { flexible: true, clientId: 'fuzz' }), body);
 
 let last = performance.now();
 let maxLoopStallMs = 0;

@@ -14,7 +14,12 @@ import { randomMessage } from './gen.js';
 import { layoutOf } from './layout.js';
 import { mutate, randomBody } from './mutate.js';
 import type { Prng } from './prng.js';
-import { RawConn, requestFrame, sizePrefixed } from './raw.js';
+import { RawConnection, requestFrame as rawRequestFrame, sizePrefixed } from '../../harness/raw.js';
+
+/** A request frame with client id "fuzz" and header v2 when `flexible` (any API key and version, even invalid ones). */
+function requestFrame(apiKey: number, version: number, correlationId: number, flexible: boolean, body: Buffer): Buffer {
+  return rawRequestFrame(apiKey, version, correlationId, body, { flexible, clientId: 'fuzz' });
+}
 
 export interface ScriptResult {
   kind: string;
@@ -67,7 +72,7 @@ function int16String(s: string): Buffer { const b = Buffer.from(s); const h = Bu
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Writes `bytes` in random chunks, with short pauses now and then. */
-async function writeChunked(rng: Prng, conn: RawConn, bytes: Buffer, drip = false): Promise<void> {
+async function writeChunked(rng: Prng, conn: RawConnection, bytes: Buffer, drip = false): Promise<void> {
   let pos = 0;
   while (pos < bytes.length && !conn.closed) {
     const n = drip ? 1 : rng.weighted<number>([[3, bytes.length], [2, rng.range(1, 64)], [1, rng.range(1, 4)]]);
@@ -77,7 +82,7 @@ async function writeChunked(rng: Prng, conn: RawConn, bytes: Buffer, drip = fals
   }
 }
 
-export type Script = (conn: RawConn, rng: Prng) => Promise<ScriptResult>;
+export type Script = (conn: RawConnection, rng: Prng) => Promise<ScriptResult>;
 
 const base = (kind: string): ScriptResult => ({ kind, frames: 0, undecodableApiVersions: 0, undecodableAudited: 0 });
 
@@ -131,7 +136,7 @@ export const SCRIPTS: readonly (readonly [number, string, Script])[] = [
   }],
   [6, 'sasl-v0-raw-token', async (conn, rng) => {
     conn.write(requestFrame(17, 0, 1, false, int16String(rng.pick(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']))));
-    await conn.nextFrame(5000);
+    await conn.tryNextFrame(5000);
     const token = rng.weighted<() => Buffer>([
       [3, () => sizePrefixed(Buffer.from(`\0${rng.pick(['alice', 'bob', 'admin', 'nobody'])}\0wrong-${rng.u32()}`))],
       [2, () => sizePrefixed(rng.bytes(rng.range(0, 200)))],
@@ -145,7 +150,7 @@ export const SCRIPTS: readonly (readonly [number, string, Script])[] = [
   [6, 'sasl-authenticate-garbage', async (conn, rng) => {
     const mech = rng.pick(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', 'GSSAPI', 'x'.repeat(rng.range(0, 40))]);
     conn.write(requestFrame(17, 1, 1, false, int16String(mech)));
-    await conn.nextFrame(5000);
+    await conn.tryNextFrame(5000);
     const schema = API_SCHEMAS.get(36)!.request;
     const version = rng.range(0, 2);
     const auth = rng.weighted<() => Buffer>([
@@ -174,7 +179,7 @@ export const SCRIPTS: readonly (readonly [number, string, Script])[] = [
   }],
   [5, 'valid-then-garbage', async (conn, rng) => {
     conn.write(requestFrame(18, 3, 1, true, Buffer.from(encodeMessage(API_SCHEMAS.get(18)!.request, 3, { ClientSoftwareName: 'fuzz', ClientSoftwareVersion: '1' }))));
-    await conn.nextFrame(5000);
+    await conn.tryNextFrame(5000);
     await writeChunked(rng, conn, randomBody(rng, rng.range(1, 500)));
     return { ...base('valid-then-garbage'), frames: 2 };
   }],
