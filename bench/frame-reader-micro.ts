@@ -1,7 +1,7 @@
 /**
  * CPU time of the frame reader alone (plus forwarding what it hands on unchanged), per MB, for the three shapes
- * of traffic the proxy sees: large buffered responses (Fetch v16+ responses are buffered whole to check for
- * leader hints), large streamed requests (Produce), and small buffered frames. No sockets, no broker.
+ * of traffic the proxy can see: large buffered frames (how Fetch v16+ responses were handled before they streamed
+ * with a leader-hint walk), large streamed requests (Produce), and small buffered frames. No sockets, no broker.
  *
  *   node --expose-gc --import tsx bench/frame-reader-micro.ts [path/to/other/frame-reader.ts]
  *

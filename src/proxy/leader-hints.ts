@@ -137,11 +137,15 @@ export function rewriteHintSection(
 
 /**
  * Follows one streamed response: `push` returns the bytes that can go to the client now, `finish` (at the
- * end of the frame) the held tagged section, rewritten if it carried leader hints.
+ * end of the frame) the rest, with the tagged section rewritten if it carried leader hints. The chunk in
+ * which the section starts is held whole rather than cut, so a response that arrived in one chunk (every
+ * Produce response) still leaves in one write.
  */
 export class LeaderHintScan {
   private walk: StreamWalk | undefined;
   private held: Buffer[] = [];
+  /** Where the tagged section starts in held[0]. */
+  private sectionStart = 0;
 
   constructor(
     private readonly schema: MessageSchema,
@@ -166,23 +170,30 @@ export class LeaderHintScan {
       return chunk;
     }
     if (n === chunk.length) return chunk;
-    this.held.push(chunk.subarray(n));
-    return chunk.subarray(0, n);
+    this.held.push(chunk);
+    this.sectionStart = n;
+    return EMPTY;
   }
 
   finish(): { bytes: Buffer; outcome: HintOutcome; error?: Error } {
     const walk = this.walk;
-    if (!walk) return { bytes: EMPTY, outcome: 'none' };
+    const all = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
+    if (!walk) return { bytes: all, outcome: 'none' };
     if (!walk.finished) {
       this.onError(new Error('the frame ended inside its body'));
-      return { bytes: EMPTY, outcome: 'none' };
+      return { bytes: all, outcome: 'none' };
     }
-    const section = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
+    const start = this.sectionStart;
+    let r: ReturnType<typeof rewriteHintSection>;
     try {
-      return rewriteHintSection(this.schema, this.version, section, this.brokers);
+      r = rewriteHintSection(this.schema, this.version, all.subarray(start), this.brokers);
     } catch (err) {
       this.onError(err as Error);
-      return { bytes: section, outcome: 'none' };
+      return { bytes: all, outcome: 'none' };
     }
+    if (r.outcome === 'none') return { bytes: all, outcome: 'none', error: r.error };
+    const out = Buffer.from(all); // the received chunk may be a slice of a larger socket buffer: do not write into it
+    r.bytes.copy(out, start);
+    return { bytes: out, outcome: r.outcome, error: r.error };
   }
 }

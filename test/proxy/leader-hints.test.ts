@@ -37,7 +37,7 @@ function stream(api: ApiSchema, version: number, frame: Buffer, map: BrokerMap, 
   for (let p = 0; p < frame.length; p += chunk) out.push(scan.push(frame.subarray(p, p + chunk)));
   const end = scan.finish();
   out.push(end.bytes);
-  return { bytes: Buffer.concat(out), outcome: end.outcome, errors };
+  return { bytes: Buffer.concat(out), outcome: end.outcome, errors, writes: out.filter((b) => b.length > 0).length };
 }
 
 const records = Buffer.alloc(200_000, 0x5a);
@@ -109,6 +109,7 @@ describe('leader hints in streamed responses', () => {
       const r = stream(Fetch, 16, original, brokers('proxy.local').map, chunk);
       assert.equal(r.outcome, 'none');
       assert.ok(r.bytes.equals(original));
+      if (chunk === original.length) assert.equal(r.writes, 1, 'a response that arrived in one chunk leaves in one write');
     }
   });
 
