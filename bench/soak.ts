@@ -59,16 +59,23 @@ const USAGE = `Usage: npm run soak -- [options]
   --set KEY=VALUE        extra proxy setting (repeatable), e.g. --set audit.rules.categories.produce=on
   --out-dir DIR          where soak-<timestamp>.md/.json go (default bench/out)`;
 
-const { values: opt } = parseArgs({
-  options: {
-    minutes: { type: 'string' }, seconds: { type: 'string' }, 'sample-seconds': { type: 'string' }, rate: { type: 'string' },
-    producers: { type: 'string' }, consumers: { type: 'string' }, 'value-bytes': { type: 'string' }, 'admin-pause-ms': { type: 'string' },
-    'churn-per-second': { type: 'string' }, 'malformed-ms': { type: 'string' }, 'client-churn-ms': { type: 'string' },
-    'rebalance-seconds': { type: 'string' }, 'kcat-seconds': { type: 'string' }, 'cli-seconds': { type: 'string' },
-    'max-rss-slope': { type: 'string' }, 'rss-noise-mib': { type: 'string' }, 'rss-window-seconds': { type: 'string' }, set: { type: 'string', multiple: true }, 'out-dir': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+const OPTIONS = {
+  minutes: { type: 'string' }, seconds: { type: 'string' }, 'sample-seconds': { type: 'string' }, rate: { type: 'string' },
+  producers: { type: 'string' }, consumers: { type: 'string' }, 'value-bytes': { type: 'string' }, 'admin-pause-ms': { type: 'string' },
+  'churn-per-second': { type: 'string' }, 'malformed-ms': { type: 'string' }, 'client-churn-ms': { type: 'string' },
+  'rebalance-seconds': { type: 'string' }, 'kcat-seconds': { type: 'string' }, 'cli-seconds': { type: 'string' },
+  'max-rss-slope': { type: 'string' }, 'rss-noise-mib': { type: 'string' }, 'rss-window-seconds': { type: 'string' }, set: { type: 'string', multiple: true }, 'out-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const parsed = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (e) {
+    process.stderr.write(`soak: ${(e as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+const opt = parsed.values;
 if (opt.help) { process.stdout.write(USAGE + '\n'); process.exit(0); }
 const num = (name: keyof typeof opt, dflt: number): number => {
   const v = opt[name];
@@ -86,7 +93,11 @@ const O = {
   adminPauseMs: num('admin-pause-ms', 200), churnPerSecond: num('churn-per-second', 10), malformedMs: num('malformed-ms', 2000),
   clientChurnMs: num('client-churn-ms', 3000), rebalanceS: num('rebalance-seconds', 60), kcatS: num('kcat-seconds', 10), cliS: num('cli-seconds', 120),
   maxRssSlope: num('max-rss-slope', 16), rssNoiseMiB: num('rss-noise-mib', 4), rssWindowS: Math.max(1, num('rss-window-seconds', 120)),
-  sets: Object.fromEntries((opt.set ?? []).map((s) => { const i = s.indexOf('='); return [s.slice(0, i), s.slice(i + 1)]; })),
+  sets: Object.fromEntries((opt.set ?? []).map((s) => {
+    const i = s.indexOf('=');
+    if (i <= 0) { process.stderr.write(`soak: --set takes KEY=VALUE (got ${s})\n`); process.exit(2); }
+    return [s.slice(0, i), s.slice(i + 1)];
+  })),
   outDir: opt['out-dir'] ?? OUT_DIR,
 };
 // The test runner's variables (KAP_TEST_CLUSTER_3) would be read by the proxy as unknown settings.
@@ -560,6 +571,7 @@ try {
 } catch (e) {
   say(`soak: aborted: ${(e as Error).stack ?? String(e)}`);
   checks.push({ name: 'soak ran to the end', ok: false, value: (e as Error).message, bound: '' });
+  if (proxyExit && !proxyStoppedByUs) checks.push({ name: 'proxy never exited during the run', ok: false, value: `exited with code ${proxyExit.code} at ${fmt(proxyExit.atS, 0)} s`, bound: '' });
 } finally {
   stop.stopped = true;
   await cluster.stop().catch(() => undefined);
