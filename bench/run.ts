@@ -110,10 +110,14 @@ try {
   }
   if (want('idle')) {
     await timed('idle connections', async () => {
-      const { steps, note } = connectionSteps(Number(host.nofile));
+      const { steps, workers, note } = connectionSteps(Number(host.nofile));
       idleNote = note;
       const proxy = await proxyProcess('proxy-idle', bc.direct);
       try { idle.push(...await idleConnections('proxy', proxy.child, proxy.bootstrapPort, steps)); } finally { await proxy.child.stop(); }
+      if (workers) {
+        const multi = await proxyProcess('proxy-idle-workers', bc.direct, { workers });
+        try { idle.push(...await idleConnections(`proxy, ${workers} workers`, multi.child, multi.bootstrapPort, [10_000])); } finally { await multi.child.stop(); }
+      }
       const relayPort = await freePort();
       const relay = await startRelayProcess('relay-idle', [{ listenPort: relayPort, target: bc.relayTarget }]);
       try { idle.push(...await idleConnections('relay', relay, relayPort, steps)); } finally { await relay.stop(); }
@@ -250,8 +254,8 @@ if (idle.length > 0) {
   }
   out();
   if (idleNote) { out(idleNote); out(); }
-  for (const r of idle.filter((x) => x.target === 'proxy')) {
-    targets.push([`idle connection <= 20 KiB RSS (${r.connections.toLocaleString('en-US')} connections)`,
+  for (const r of idle.filter((x) => x.target.startsWith('proxy'))) {
+    targets.push([`idle connection <= 20 KiB RSS (${r.connections.toLocaleString('en-US')} connections${r.target === 'proxy' ? '' : r.target.slice('proxy'.length)})`,
       `${(r.bytesPerConnection / 1024).toFixed(1)} KiB after ${r.settleSeconds} s idle (${((r.rssAtOnce - r.baselineRss) / r.connections / 1024).toFixed(1)} KiB 2 s after opening)`,
       r.bytesPerConnection <= 20 * 1024 && r.rssAtOnce - r.baselineRss <= 20 * 1024 * r.connections ? 'met'
         : r.bytesPerConnection <= 20 * 1024 ? 'met once idle, not right after opening' : 'missed']);

@@ -4,7 +4,7 @@
  * stays idle. Measured on a fresh proxy process; the TCP relay is measured the same way for comparison.
  */
 import { RawConnection, apiVersions } from '../lib/raw.js';
-import { cpuSeconds, procMemory, type Child } from '../lib/procs.js';
+import { childPids, cpuSeconds, procMemory, type Child } from '../lib/procs.js';
 import { QUICK, say, sleep } from '../lib/env.js';
 
 export interface IdleResult {
@@ -29,10 +29,10 @@ async function openMany(port: number, count: number, into: RawConnection[], conc
   }));
 }
 
-/** The median of 5 RSS reads, 200 ms apart. */
-async function rssNow(pid: number): Promise<number> {
+/** The median of 5 reads, 200 ms apart, of the summed RSS of `pids` (a multi-worker proxy: primary and workers). */
+async function rssNow(pids: number[]): Promise<number> {
   const xs: number[] = [];
-  for (let i = 0; i < 5; i++) { xs.push(procMemory(pid).rss); await sleep(200); }
+  for (let i = 0; i < 5; i++) { xs.push(pids.reduce((sum, pid) => sum + procMemory(pid).rss, 0)); await sleep(200); }
   return xs.sort((a, b) => a - b)[2];
 }
 
@@ -43,32 +43,34 @@ async function rssNow(pid: number): Promise<number> {
  * 1,000 connections was 32 KiB; after 15-30 s idle, 0-12 KiB (bench/RESULTS.md).
  */
 const SETTLE_MS = QUICK ? 5_000 : 20_000;
-async function settledRss(pid: number): Promise<number> {
+async function settledRss(pids: number[]): Promise<number> {
   await sleep(SETTLE_MS);
-  return rssNow(pid);
+  return rssNow(pids);
 }
 
 /**
- * Opens connections in steps (`steps`, cumulative) to `port` served by process `proc`, reporting RSS per
- * connection against the RSS with 10 warm-up connections open.
+ * Opens connections in steps (`steps`, cumulative) to `port` served by process `proc` (with its worker processes
+ * when it has some), reporting RSS per connection against the RSS with 10 warm-up connections open.
  */
 export async function idleConnections(target: string, proc: Child, port: number, steps: number[]): Promise<IdleResult[]> {
   const conns: RawConnection[] = [];
   const results: IdleResult[] = [];
+  const pids = [proc.pid, ...childPids(proc.pid)];
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   try {
     await openMany(port, 10, conns, 10);
     const warm = conns.length;
-    const cpu0 = cpuSeconds(proc.pid);
+    const cpu0 = cpu();
     const t0idle = performance.now();
-    const baseline = await settledRss(proc.pid);
-    const idleCpuMsPerSec = ((cpuSeconds(proc.pid) - cpu0) * 1000) / ((performance.now() - t0idle) / 1000);
+    const baseline = await settledRss(pids);
+    const idleCpuMsPerSec = ((cpu() - cpu0) * 1000) / ((performance.now() - t0idle) / 1000);
     for (const step of steps) {
       const t0 = performance.now();
       await openMany(port, step - (conns.length - warm), conns);
       const openSeconds = (performance.now() - t0) / 1000;
       await sleep(2000);
-      const rssAtOnce = await rssNow(proc.pid);
-      const rss = await settledRss(proc.pid);
+      const rssAtOnce = await rssNow(pids);
+      const rss = await settledRss(pids);
       const n = conns.length - warm;
       results.push({ target, connections: n, baselineRss: baseline, rssAtOnce, rss, bytesPerConnection: (rss - baseline) / n, openSeconds, settleSeconds: SETTLE_MS / 1000, idleCpuMsPerSec });
       say(`  idle ${target}: ${n} connections, RSS ${(rss / 2 ** 20).toFixed(1)} MiB after ${SETTLE_MS / 1000} s idle (${(rssAtOnce / 2 ** 20).toFixed(1)} MiB at once; ` +
@@ -81,15 +83,20 @@ export async function idleConnections(target: string, proc: Child, port: number,
   return results;
 }
 
-/** 10k connections need 2 file descriptors each in the proxy (client + upstream); stay under RLIMIT_NOFILE. */
-export function connectionSteps(nofile: number): { steps: number[]; note: string } {
+/**
+ * 10k connections need 2 file descriptors each in the proxy (client + upstream); stay under RLIMIT_NOFILE. When one
+ * process cannot hold 10,000, `workers` says how many worker processes can (each holds its share).
+ */
+export function connectionSteps(nofile: number): { steps: number[]; workers?: number; note: string } {
   if (QUICK) return { steps: [1000], note: '' };
   const max = Math.floor((nofile - 200) / 2);
   if (max >= 10_000) return { steps: [1000, 10_000], note: '' };
   const top = Math.floor(max / 100) * 100;
+  const workers = Math.ceil(10_000 / max);
   return {
-    steps: [1000, top],
-    note: `10,000 connections need 20,000+ file descriptors in the proxy (client + upstream socket each) and this machine's ` +
-      `RLIMIT_NOFILE hard limit is ${nofile} (not raisable here), so the second step is ${top.toLocaleString('en-US')} connections.`,
+    steps: [1000, top], workers,
+    note: `10,000 connections need 20,000+ file descriptors in one proxy process (client + upstream socket each) and this machine's ` +
+      `RLIMIT_NOFILE hard limit is ${nofile} (not raisable here), so one process is measured up to ${top.toLocaleString('en-US')} connections ` +
+      `and 10,000 with ${workers} worker processes (RSS summed over the primary and its workers).`,
   };
 }
