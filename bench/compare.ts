@@ -1,7 +1,7 @@
 /**
  * Before/after: CPU time of the proxy process per MB moved, for two (or more) versions of the code, run side by
  * side against one broker and interleaved (ProducerPerformance then ConsumerPerformance through each, in
- * rotating order, REPS times), with the TCP relay as the floor. CPU time is read from /proc/<pid>/stat: other
+ * rotating order, REPS times; then a kafkajs consumer reads the same records), with the TCP relay as the floor. CPU time is read from /proc/<pid>/stat: other
  * load on the machine disturbs it much less than throughput.
  *
  *   mkdir -p bench/out/before && git archive <commit> src protocol package.json | tar -x -C bench/out/before
@@ -14,6 +14,7 @@
 import { startBenchCluster } from './lib/cluster.js';
 import { startProxyProcess, startRelayProcess, cpuSeconds, type Child } from './lib/procs.js';
 import { producerPerf, consumerPerf } from './lib/perf-tools.js';
+import { kafkajsConsume } from './lib/kafkajs-load.js';
 import { createTopics } from './lib/topics.js';
 import { REPO, say } from './lib/env.js';
 import { median } from './lib/stats.js';
@@ -68,6 +69,11 @@ try {
       const c = await consumerPerf({ bootstrap: t.bootstrap, topic: 'compare-src', messages: N, group: `compare-${t.name}-${rep}-${Date.now()}` });
       add(t.name, 'fetch CPU ms/MB', ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
       add(t.name, 'fetch MB/s', c.mbPerSec);
+      // kafkajs (Fetch v11, in this process) reads the same records: a client whose responses carry no leader hints.
+      c0 = cpuSeconds(t.child.pid);
+      const k = await kafkajsConsume(t.bootstrap, 'compare-src', N, `compare-kj-${t.name}-${rep}-${Date.now()}`);
+      add(t.name, 'kafkajs fetch CPU ms/MB', ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
+      add(t.name, 'kafkajs fetch MB/s', k.mbPerSec);
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       say(`  ${t.name} #${rep + 1}: ${Object.entries(res.get(t.name)!).map(([k, xs]) => `${k} ${xs[xs.length - 1].toFixed(2)}`).join(', ')}`);
     }

