@@ -34,7 +34,7 @@ import { fmt, percentile } from './lib/stats.js';
 import { createTopics } from './lib/topics.js';
 import {
   ADMIN_CLIENT_PREFIX, AdminLedger, adminKey, adminLoop, churningProducer, cliLoop, connectionChurn, ConsumerGroup, DATA_PARTITIONS, DATA_TOPIC,
-  DataLedger, Errors, kafka, kcatAvailable, kcatLoop, malformedTrickle, MALFORMED_KINDS, pause, RawConn, steadyProducer, type MalformedCounts, type Stop,
+  DataLedger, Errors, kafka, kcatAvailable, kcatLoop, malformedTrickle, MALFORMED_KINDS, openRaw, pause, steadyProducer, type MalformedCounts, type Stop,
 } from './lib/soak-workload.js';
 
 const USAGE = `Usage: npm run soak -- [options]
@@ -297,7 +297,7 @@ try {
   };
 
   // The bystander: one connection that must live through the whole run.
-  const bystander = await RawConn.open(bootstrapPort);
+  const bystander = await openRaw(bootstrapPort);
   if ((await bystander.apiVersions()) !== 0) throw new Error('bystander: ApiVersions failed');
   const group = new ConsumerGroup(bootstrap, `soak-group-${tag}`, ledger, errors);
   await group.start(O.consumers);

@@ -17,9 +17,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import kafkajs, { type Admin, type Consumer, type Kafka as KafkaClient, type Producer } from 'kafkajs';
 import { runKafkaTool } from '../../test/harness/kafka-cluster.js';
+import { RawConnection, requestFrame } from '../../test/harness/raw.js';
 import { sleep } from './env.js';
 import { createTopics } from './topics.js';
 
@@ -317,79 +317,11 @@ export async function adminLoop(bootstrap: string, tag: string, ledger: AdminLed
 // ---------------------------------------------------------------------------------------------------------------
 // Raw sockets: churn, malformed frames, the bystander
 
-function requestFrame(apiKey: number, version: number, correlationId: number, body: Buffer = Buffer.alloc(0)): Buffer {
-  const clientId = Buffer.from('soak-raw');
-  const head = Buffer.alloc(14 + clientId.length);
-  head.writeInt32BE(10 + clientId.length + body.length, 0);
-  head.writeInt16BE(apiKey, 4);
-  head.writeInt16BE(version, 6);
-  head.writeInt32BE(correlationId, 8);
-  head.writeInt16BE(clientId.length, 12);
-  clientId.copy(head, 14);
-  return Buffer.concat([head, body]);
-}
+/** A request frame from the soak's raw sockets (client id "soak-raw"). */
+const rawFrame = (apiKey: number, version: number, correlationId: number, body?: Buffer) => requestFrame(apiKey, version, correlationId, body, { clientId: 'soak-raw' });
 
-/** A raw client socket: ApiVersions round trips, and whether (and when) the peer closed it. */
-export class RawConn {
-  private buf = Buffer.alloc(0);
-  private readonly frames: Buffer[] = [];
-  private waiters: Array<() => void> = [];
-  closedAt: number | undefined;
-  private correlation = 1;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => {
-      this.buf = Buffer.concat([this.buf, c]);
-      while (this.buf.length >= 4 && this.buf.length >= 4 + this.buf.readInt32BE(0)) {
-        const n = this.buf.readInt32BE(0);
-        this.frames.push(this.buf.subarray(4, 4 + n));
-        this.buf = this.buf.subarray(4 + n);
-      }
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => { this.closedAt = Date.now(); this.wake(); });
-  }
-
-  static open(port: number, timeoutMs = 10_000): Promise<RawConn> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      const t = setTimeout(() => { s.destroy(); reject(new Error(`connect to ${port} timed out`)); }, timeoutMs);
-      s.once('connect', () => { clearTimeout(t); s.removeListener('error', reject); resolve(new RawConn(s)); });
-      s.once('error', (e) => { clearTimeout(t); reject(e); });
-    });
-  }
-
-  get closed(): boolean { return this.closedAt !== undefined; }
-  private wake(): void { for (const w of this.waiters.splice(0)) w(); }
-
-  private async until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!cond()) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-    return true;
-  }
-
-  /** ApiVersions v0; resolves with the error code; throws if no answer in time or the peer closed. */
-  async apiVersions(timeoutMs = 10_000): Promise<number> {
-    const corr = this.correlation++;
-    const index = this.frames.length;
-    this.socket.write(requestFrame(18, 0, corr));
-    if (!(await this.until(() => this.frames.length > index || this.closed, timeoutMs))) throw new Error(`ApiVersions: no answer in ${timeoutMs} ms`);
-    if (this.frames.length <= index) throw new Error('ApiVersions: connection closed by the proxy');
-    const f = this.frames[index];
-    if (f.readInt32BE(0) !== corr) throw new Error(`ApiVersions answered with correlation id ${f.readInt32BE(0)}, want ${corr}`);
-    this.frames.length = 0;
-    return f.readInt16BE(4);
-  }
-
-  write(b: Buffer): void { this.socket.write(b); }
-  waitClosed(timeoutMs: number): Promise<boolean> { return this.until(() => this.closed, timeoutMs); }
-  destroy(): void { this.socket.destroy(); }
-}
+/** A raw client socket with the soak's client id. */
+export const openRaw = (port: number) => RawConnection.open(port, { clientId: 'soak-raw' });
 
 /** Connect, ApiVersions, disconnect; `perSecond` times a second until stopped. */
 export async function connectionChurn(port: number, perSecond: number, stop: Stop, errors: Errors, counters: { connections: number }): Promise<void> {
@@ -397,7 +329,7 @@ export async function connectionChurn(port: number, perSecond: number, stop: Sto
   let next = performance.now();
   while (!stop.stopped) {
     try {
-      const c = await RawConn.open(port);
+      const c = await openRaw(port);
       try {
         const code = await c.apiVersions();
         if (code !== 0) throw new Error(`ApiVersions error code ${code}`);
@@ -414,10 +346,10 @@ export async function connectionChurn(port: number, perSecond: number, stop: Sto
 export const MALFORMED_KINDS: ReadonlyArray<{ kind: string; reason: string; frame: () => Buffer }> = [
   { kind: 'negative size', reason: 'negative_size', frame: () => Buffer.from([0xff, 0xff, 0xff, 0xfe, 0, 1, 2, 3]) },
   // 2 GiB - 1: over limits.maxFrameBytes (100 MiB by default).
-  { kind: 'oversized', reason: 'oversized', frame: () => Buffer.concat([Buffer.from([0x7f, 0xff, 0xff, 0xff]), requestFrame(0, 9, 7).subarray(4)]) },
+  { kind: 'oversized', reason: 'oversized', frame: () => Buffer.concat([Buffer.from([0x7f, 0xff, 0xff, 0xff]), rawFrame(0, 9, 7).subarray(4)]) },
   { kind: 'header too short', reason: 'malformed', frame: () => Buffer.from([0, 0, 0, 4, 0, 18, 0, 0]) },
   // CreateTopics v4 (audited) whose Topics array claims 2^31-1 entries: cannot be decoded, so cannot be audited.
-  { kind: 'undecodable CreateTopics', reason: 'malformed', frame: () => requestFrame(19, 4, 7, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8])) },
+  { kind: 'undecodable CreateTopics', reason: 'malformed', frame: () => rawFrame(19, 4, 7, Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8])) },
 ];
 
 export interface MalformedCounts { sent: number; closed: number; notClosed: number; byKind: Record<string, number>; byReason: Record<string, number>; closeMs: number[] }
@@ -430,7 +362,7 @@ export async function malformedTrickle(port: number, everyMs: number, stop: Stop
   for (let i = 0; !stop.stopped; i++) {
     const k = MALFORMED_KINDS[i % MALFORMED_KINDS.length];
     try {
-      const c = await RawConn.open(port);
+      const c = await openRaw(port);
       try {
         const code = await c.apiVersions();
         if (code !== 0) throw new Error(`ApiVersions error code ${code}`);
@@ -439,7 +371,7 @@ export async function malformedTrickle(port: number, everyMs: number, stop: Stop
         counts.sent++;
         counts.byKind[k.kind] = (counts.byKind[k.kind] ?? 0) + 1;
         counts.byReason[k.reason] = (counts.byReason[k.reason] ?? 0) + 1;
-        if (await c.waitClosed(5000)) { counts.closed++; counts.closeMs.push(c.closedAt! - t); } else { counts.notClosed++; errors.note('malformed', new Error(`${k.kind}: connection still open 5 s after the frame`)); }
+        if (await c.until(() => c.closed, 5000)) { counts.closed++; counts.closeMs.push(c.closedAt! - t); } else { counts.notClosed++; errors.note('malformed', new Error(`${k.kind}: connection still open 5 s after the frame`)); }
       } finally { c.destroy(); }
     } catch (e) { errors.note('malformed', e); }
     await pause(stop, everyMs);
