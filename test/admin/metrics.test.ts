@@ -18,6 +18,7 @@ import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { proxyPorts } from './ports.js';
 import { startApp, type App } from '../../src/app.js';
 import { parsePrometheusText, type Scrape } from './prom.js';
+import { waitForValue } from '../harness/clients.js';
 
 const { Kafka, logLevel } = kafkajs;
 const AUDIT_PASSWORD = 'admin-secret';
@@ -33,16 +34,6 @@ async function scrape(port: number): Promise<{ text: string; m: Scrape }> {
   assert.equal(r.status, 200);
   assert.match(r.type, /^text\/plain; version=0\.0\.4/);
   return { text: r.body, m: parsePrometheusText(r.body) };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeout: 300_000 }, () => {
@@ -115,7 +106,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
       await consumer.connect();
       await consumer.subscribe({ topic: dataTopic, fromBeginning: true });
       await consumer.run({ eachMessage: async ({ message }) => { got.push(message.value!.toString()); } });
-      await waitFor('the consumer to fetch every message', async () => got.length >= sends, 60_000);
+      await waitForValue('the consumer to fetch every message', async () => got.length >= sends, 60_000);
 
       // While the clients are connected.
       const live = (await scrape(app.adminPort!)).m;
@@ -128,7 +119,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
     }
 
     // Audit events are counted when handed to the sink; wait for delivery too (pending back to 0).
-    const { text, m } = await waitFor('audit events of both CreateTopics delivered', async () => {
+    const { text, m } = await waitForValue('audit events of both CreateTopics delivered', async () => {
       const s = await scrape(app.adminPort!);
       return s.m.sum('kafka_audit_events_total', { method: 'kafka.CreateTopics' }) >= 2 && s.m.sum('kafka_audit_sink_pending_events') === 0 ? s : undefined;
     });
@@ -138,7 +129,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
     assert.ok(m.sum('kafka_proxy_connections_total', { listener: 'broker' }) >= 1, 'broker connections counted');
     assert.equal(m.types.get('kafka_proxy_connections_total'), 'counter');
     assert.equal(m.types.get('kafka_proxy_connections_active'), 'gauge');
-    await waitFor('connections_active back to 0 after the clients disconnected', async () =>
+    await waitForValue('connections_active back to 0 after the clients disconnected', async () =>
       (await scrape(app.adminPort!)).m.sum('kafka_proxy_connections_active') === 0, 15_000);
 
     // Requests by API and version.
@@ -179,7 +170,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
     assert.equal(m.sum('kafka_audit_events_dropped_total'), 0, 'nothing dropped');
     // The sink may have started degraded (a brand-new audit topic can briefly be unknown to the broker answering
     // Metadata) and spooled the first events; by now everything spooled must have been replayed.
-    const sink = await waitFor('audit sink up with an empty spool', async () => {
+    const sink = await waitForValue('audit sink up with an empty spool', async () => {
       const s = (await scrape(app.adminPort!)).m;
       return s.sum('kafka_audit_sink_up') === 1 && s.sum('kafka_audit_spool_bytes') === 0 ? s : undefined;
     });
@@ -230,7 +221,7 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
     assert.equal(r.body, `not ready: no upstream bootstrap server reachable (127.0.0.1:${deadPort})\n`);
     assert.equal((await get(deadApp.adminPort!, '/healthz')).status, 200, 'liveness does not depend on the upstream');
     // The audit cluster itself is fine: the sink comes up and the upstream stays the only reason.
-    await waitFor('the second app\'s audit sink up', async () => (await scrape(deadApp!.adminPort!)).m.sum('kafka_audit_sink_up') === 1);
+    await waitForValue('the second app\'s audit sink up', async () => (await scrape(deadApp!.adminPort!)).m.sum('kafka_audit_sink_up') === 1);
     assert.equal((await get(deadApp.adminPort!, '/readyz')).body, `not ready: no upstream bootstrap server reachable (127.0.0.1:${deadPort})\n`);
   });
 });

@@ -31,6 +31,7 @@ import { proxyPorts } from '../admin/ports.js';
 import { eventHash } from '../../src/audit/chain.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { parsePrometheusText } from '../admin/prom.js';
+import { waitForValue } from '../harness/clients.js';
 
 const { Kafka, logLevel } = kafkajs;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -110,16 +111,6 @@ class RunningCli {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((r) => {
@@ -302,7 +293,7 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
 
   test('start: listens on the configured bootstrap port and records "started"', async () => {
     proxy = new RunningCli(['start', '--config', configFile]);
-    await waitFor('the bootstrap port', async () => {
+    await waitForValue('the bootstrap port', async () => {
       if (proxy!.child.exitCode !== null) throw new Error(`start exited ${proxy!.child.exitCode}: ${proxy!.stderr}`);
       return portOpen(config.listen.bootstrapPort);
     }, 60_000);
@@ -349,7 +340,7 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
     await bob.disconnect().catch(() => undefined);
 
     // Everything handed to the sink and acknowledged before reading the topic.
-    await waitFor('4 CreateTopics events delivered', async () => {
+    await waitForValue('4 CreateTopics events delivered', async () => {
       const m = await metrics();
       return m.sum('kafka_audit_events_total', { method: 'kafka.CreateTopics' }) === 4 && m.sum('kafka_audit_sink_pending_events') === 0
         && m.sum('kafka_audit_spool_bytes') === 0;
@@ -490,7 +481,7 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
 
     // Same client, same connections: the next ListGroups is audited.
     await admin.listGroups();
-    const afterM = await waitFor('ListGroups audited', async () => {
+    const afterM = await waitForValue('ListGroups audited', async () => {
       const m = await metrics();
       return m.sum('kafka_audit_events_total', { method: 'kafka.ListGroups' }) > 0 && m.sum('kafka_audit_sink_pending_events') === 0 ? m : undefined;
     });

@@ -17,6 +17,7 @@ import { useCluster } from '../harness/shared-cluster.js';
 import { waitForTopics } from '../harness/metadata.js';
 import { metricValue, parsedLogs, startTestProxy, type ProxyLogLine, type TestProxy } from '../harness/proxy.js';
 import { RawConnection, requestFrame, sizePrefixed } from '../harness/raw.js';
+import { waitFor } from '../harness/clients.js';
 
 const MiB = 1024 * 1024;
 const ERRORS = 'kafka_proxy_connection_errors_total';
@@ -25,15 +26,6 @@ const UNDECODABLE = 'kafka_proxy_undecodable_frames_total';
 
 function kafkaFor(bootstrap: string): Kafka {
   return new Kafka({ clientId: 'robustness-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 5000 });
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await check()) return; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A producer sending one message every few ms until stopped; counts acknowledged sends and failures. */

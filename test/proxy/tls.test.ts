@@ -14,6 +14,7 @@ import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { startKafkaCluster, type KafkaCluster } from '../harness/kafka-cluster.js';
 import type { TestCerts } from '../harness/tls.js';
 import { metricValue, parsedLogs, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { waitFor } from '../harness/clients.js';
 
 /** No retries by default, so a refused connection fails at once; round trips pass `retry` (see roundTrip). */
 function kafka(bootstrap: string, extra: Partial<KafkaConfig> = {}): Kafka {
@@ -24,15 +25,6 @@ function kafka(bootstrap: string, extra: Partial<KafkaConfig> = {}): Kafka {
 /** Round trips keep kafkajs's retries: a new group's first FindCoordinator is answered COORDINATOR_NOT_AVAILABLE
  * while __consumer_offsets is created, with or without the proxy. */
 const RETRY = { retry: { retries: 5 } };
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await check()) return; } catch (e) { if (Date.now() > deadline) throw e; }
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Creates a topic, produces `count` messages, consumes them back in a group; all through `client`. */
 async function roundTrip(client: Kafka, topic: string, count = 50): Promise<void> {
