@@ -12,7 +12,7 @@
  *   - longer: the hints are replaced by padding of the same length, so the client refreshes its metadata
  *     through the proxy instead, as a client that does not know KIP-951 would (counted as dropped).
  */
-import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { DecodeError, decodeMessage, encodeMessage, Writer, type Decoded } from '../../protocol/codec.js';
 import { readUvarint, skipTaggedSection } from '../../protocol/header.js';
 import type { MessageSchema } from '../../protocol/schema.js';
 import { layoutTo, skipperTo, type Step } from '../../protocol/skip.js';
@@ -56,11 +56,6 @@ function uvarintLength(n: number): number {
   return len;
 }
 
-function writeUvarint(out: number[], n: number): void {
-  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 0x80); }
-  out.push(n);
-}
-
 interface Entry { tag: number; bytes: Buffer }
 
 /** Splits a tagged section into its entries (each with its tag and size prefix). */
@@ -73,15 +68,19 @@ function entriesOf(section: Buffer): Entry[] {
     [tag, off] = readUvarint(section, off);
     [size, off] = readUvarint(section, off);
     off += size;
+    if (off > section.length) throw new DecodeError(`tagged field ${tag} runs past the end of the frame`);
     entries.push({ tag, bytes: section.subarray(start, off) });
   }
   return entries;
 }
 
-function section(entries: Entry[], extra: Buffer[] = []): Buffer {
-  const count: number[] = [];
-  writeUvarint(count, entries.length + (extra.length > 0 ? 1 : 0));
-  return Buffer.concat([Buffer.from(count), ...entries.map((e) => e.bytes), ...extra]);
+/** A tagged section of `entries`, then a padding entry of `padSize` zero bytes under `padTag` if given. */
+function section(entries: Entry[], padTag?: number, padSize = 0): Buffer {
+  const w = new Writer();
+  w.uvarint(entries.length + (padTag === undefined ? 0 : 1));
+  for (const e of entries) w.bytes(e.bytes);
+  if (padTag !== undefined) { w.uvarint(padTag); w.uvarint(padSize); w.bytes(Buffer.alloc(padSize)); }
+  return w.finish();
 }
 
 /**
@@ -100,10 +99,7 @@ export function padSection(entries: Entry[], length: number, unknownFrom: number
     for (const sizeLen of [1, 2, 3, 4]) {
       const size = room - tagLen - sizeLen;
       if (size < 0 || uvarintLength(size) !== sizeLen) continue;
-      const pad: number[] = [];
-      writeUvarint(pad, tag);
-      writeUvarint(pad, size);
-      return section(entries, [Buffer.from(pad), Buffer.alloc(size)]);
+      return section(entries, tag, size);
     }
   }
   return undefined;
