@@ -8,7 +8,7 @@
  * same layout over bytes that arrive in chunks.
  */
 import { DecodeError } from './codec.js';
-import { readUvarint } from './header.js';
+import { readUvarint, skipTaggedSection } from './header.js';
 import { type FieldSchema, type MessageSchema, inRange, isArrayType, elementType, isStructType } from './schema.js';
 
 /** One element of a message layout, as far as skipping it is concerned. */
@@ -81,17 +81,6 @@ function lengthOf(buf: Buffer, off: number, flex: boolean, wide: boolean): [numb
   return wide ? [buf.readInt32BE(off), off + 4] : [buf.readInt16BE(off), off + 2];
 }
 
-function skipTagged(buf: Buffer, off: number): number {
-  let count: number, size: number;
-  [count, off] = readUvarint(buf, off);
-  for (let i = 0; i < count; i++) {
-    [, off] = readUvarint(buf, off);
-    [size, off] = readUvarint(buf, off);
-    off = need(buf, off + size);
-  }
-  return off;
-}
-
 function compile(step: Step): Skip {
   switch (step.k) {
     case 'fixed': { const n = step.n; return (buf, off) => need(buf, off + n); }
@@ -117,7 +106,7 @@ function compile(step: Step): Skip {
       if (!step.nullable) return inner;
       return (buf, off) => { need(buf, off + 1); return buf.readInt8(off) === -1 ? off + 1 : inner(buf, off + 1); };
     }
-    case 'tags': return skipTagged;
+    case 'tags': return skipTaggedSection;
   }
 }
 
@@ -141,16 +130,20 @@ export function skipperTo(schema: MessageSchema, version: number, stopAt?: strin
   return s;
 }
 
-/** Tags present in the tagged section at `off` (top level of a flexible body). */
-export function tagsAt(buf: Buffer, off: number): number[] {
-  const tags: number[] = [];
+/** One entry of a tagged section: its tag, and where the entry (tag and size prefix included) starts and ends. */
+export interface TaggedEntry { tag: number; start: number; end: number }
+
+/** The entries of the tagged section at `off`, in the order they appear (ascending tags in a valid body). */
+export function taggedEntries(buf: Buffer, off: number): TaggedEntry[] {
+  const entries: TaggedEntry[] = [];
   let count: number, tag: number, size: number;
   [count, off] = readUvarint(buf, off);
   for (let i = 0; i < count; i++) {
+    const start = off;
     [tag, off] = readUvarint(buf, off);
     [size, off] = readUvarint(buf, off);
     off = need(buf, off + size);
-    tags.push(tag);
+    entries.push({ tag, start, end: off });
   }
-  return tags;
+  return entries;
 }

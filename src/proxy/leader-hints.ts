@@ -12,10 +12,10 @@
  *   - longer: the hints are replaced by padding of the same length, so the client refreshes its metadata
  *     through the proxy instead, as a client that does not know KIP-951 would (counted as dropped).
  */
-import { DecodeError, decodeMessage, encodeMessage, Writer, type Decoded } from '../../protocol/codec.js';
-import { readUvarint, skipTaggedSection } from '../../protocol/header.js';
+import { decodeMessage, encodeMessage, Writer, type Decoded } from '../../protocol/codec.js';
+import { skipTaggedSection } from '../../protocol/header.js';
 import type { MessageSchema } from '../../protocol/schema.js';
-import { layoutTo, skipperTo, type Step } from '../../protocol/skip.js';
+import { layoutTo, skipperTo, taggedEntries, type Step } from '../../protocol/skip.js';
 import { StreamWalk } from '../../protocol/stream-walk.js';
 import type { BrokerMap } from './broker-map.js';
 import { rewriteNodeEndpoints } from './rewrite.js';
@@ -58,20 +58,9 @@ function uvarintLength(n: number): number {
 
 interface Entry { tag: number; bytes: Buffer }
 
-/** Splits a tagged section into its entries (each with its tag and size prefix). */
+/** A tagged section's entries, each with its bytes (tag and size prefix included). */
 function entriesOf(section: Buffer): Entry[] {
-  const entries: Entry[] = [];
-  let [count, off] = readUvarint(section, 0);
-  for (let i = 0; i < count; i++) {
-    const start = off;
-    let tag: number, size: number;
-    [tag, off] = readUvarint(section, off);
-    [size, off] = readUvarint(section, off);
-    off += size;
-    if (off > section.length) throw new DecodeError(`tagged field ${tag} runs past the end of the frame`);
-    entries.push({ tag, bytes: section.subarray(start, off) });
-  }
-  return entries;
+  return taggedEntries(section, 0).map((e) => ({ tag: e.tag, bytes: section.subarray(e.start, e.end) }));
 }
 
 /** A tagged section of `entries`, then a padding entry of `padSize` zero bytes under `padTag` if given. */

@@ -1,14 +1,14 @@
 /**
  * The decoder fuzz loop: for one message version, random valid messages (round trip encode → decode → encode
  * byte for byte, skipper agrees with the layout) and mutations of their encodings (decodeMessage, skipperTo and
- * tagsAt may only return or throw DecodeError; whatever still decodes must re-encode and decode again).
+ * taggedEntries may only return or throw DecodeError; whatever still decodes must re-encode and decode again).
  *
  * Runs inside a worker (lib/decoder-worker.ts) so that a hang or a runaway allocation is caught by the
  * watchdog in the test instead of freezing or killing the test process.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DecodeError, decodeMessage, encodeMessage, type Decoded } from '../../../protocol/codec.js';
-import { skipperTo, tagsAt } from '../../../protocol/skip.js';
+import { skipperTo, taggedEntries } from '../../../protocol/skip.js';
 import { inRange, type MessageSchema } from '../../../protocol/schema.js';
 import { randomMessage } from './gen.js';
 import { layoutOf, topTaggedOffset } from './layout.js';
@@ -90,10 +90,10 @@ export function checkBody(schema: MessageSchema, version: number, bytes: Buffer,
   }
   if (off !== undefined && inRange(version, schema.flexibleVersions)) {
     try {
-      tagsAt(bytes, off);
+      taggedEntries(bytes, off);
     } catch (e) {
-      if (!(e instanceof DecodeError)) return { problem: `tagsAt threw ${describe(e)}`, decoded, error };
-      if (decoded) return { problem: `tagsAt rejected a body that decodes: ${describe(e)}`, decoded, error };
+      if (!(e instanceof DecodeError)) return { problem: `taggedEntries threw ${describe(e)}`, decoded, error };
+      if (decoded) return { problem: `taggedEntries rejected a body that decodes: ${describe(e)}`, decoded, error };
     }
   }
   return { decoded, error };
@@ -175,9 +175,9 @@ export function fuzzMessageVersion(rng: Prng, schema: MessageSchema, version: nu
       const skipped = skipperTo(schema, version)(bytes, 0);
       if (skipped !== (flexible ? top : bytes.length)) fail('skip-valid', bytes, `skipperTo ends at ${skipped}, the layout says ${flexible ? top : bytes.length}`);
       if (flexible) {
-        const tags = tagsAt(bytes, skipped);
+        const tags = taggedEntries(bytes, skipped).map((e) => e.tag);
         const expected = [...tags].sort((a, b) => a - b);
-        if (!isDeepStrictEqual(tags, expected)) fail('tags-valid', bytes, 'tagsAt out of order on a valid body');
+        if (!isDeepStrictEqual(tags, expected)) fail('tags-valid', bytes, 'taggedEntries out of order on a valid body');
       }
     } catch (e) {
       fail('round-trip', bytes, `valid body failed: ${describe(e)}`);
