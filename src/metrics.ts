@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { reusedReadBuffers } from './proxy/reused-reads.js';
 
 /**
  * All Prometheus metrics of the proxy, in one registry so a test or a second proxy instance in the same
@@ -9,6 +10,10 @@ export class ProxyMetrics {
 
   readonly connectionsActive = new client.Gauge({ name: 'kafka_proxy_connections_active', help: 'Client connections currently open', labelNames: ['listener'], registers: [this.registry] });
   readonly connectionsTotal = new client.Counter({ name: 'kafka_proxy_connections_total', help: 'Client connections accepted', labelNames: ['listener'], registers: [this.registry] });
+  readonly reusedReadBuffers = new client.Gauge({
+    name: 'kafka_proxy_reused_read_buffers', help: 'Sockets reading into a 64 KiB buffer of their own (bulk Produce/Fetch traffic; at most 1024 per process)',
+    registers: [this.registry], collect() { this.set(reusedReadBuffers()); },
+  });
   readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });
   readonly connectionErrors = new client.Counter({ name: 'kafka_proxy_connection_errors_total', help: 'Connections closed by the proxy because of an error', labelNames: ['reason'], registers: [this.registry] });
   readonly requests = new client.Counter({ name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry] });

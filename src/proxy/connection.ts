@@ -18,6 +18,7 @@ import type { AuditOperation, ConnectionInfo } from '../audit/operation.js';
 import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../audit/extract.js';
 import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
 import { LeaderHintScan } from './leader-hints.js';
+import { deliverReads } from './reused-reads.js';
 import type { AuthOutcome } from './sasl-observer.js';
 import { SaslObserver } from './sasl-observer.js';
 import {
@@ -74,6 +75,10 @@ export class ProxyConnection {
   /** Follows a streaming Produce/Fetch response that may end in leader hints (see leader-hints.ts). */
   private hintScan: LeaderHintScan | undefined;
   private closed = false;
+  /** Set when a buffered frame was handled: decoded requests and audit state may keep slices of its chunk. */
+  private keptRequestChunk = false;
+  private keptResponseChunk = false;
+  private readonly reads: Array<{ release(): void }> = [];
   private readonly reportedUndecodable = new Set<string>();
   /** Responses waiting for new broker listeners to be bound (see holdUntil). */
   private heldOutput: Buffer[] | undefined;
@@ -125,16 +130,43 @@ export class ProxyConnection {
     up.setNoDelay(true);
     up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error'));
     up.on('close', () => this.close('broker closed the connection'));
-    up.on('data', (chunk: Buffer) => this.guard(() => {
-      this.ctx.metrics.bytesToClient.inc(chunk.length);
-      this.responses.push(chunk);
-    }));
     up.on('drain', () => client.resume());
     client.on('drain', () => up.resume());
-    client.on('data', (chunk: Buffer) => this.guard(() => {
-      this.ctx.metrics.bytesToBroker.inc(chunk.length);
-      this.requests.push(chunk);
-    }));
+    // Everything one read yields leaves in one write (cork/uncork: a writev): a read holding many small frames
+    // would otherwise go out as one tiny TCP segment per frame, which costs a syscall each and, pipelined by the
+    // thousand, filled the broker's receive buffer with per-segment overhead until loopback TCP stalled.
+    const fromBroker = (chunk: Buffer) => {
+      client.cork();
+      this.guard(() => {
+        this.ctx.metrics.bytesToClient.inc(chunk.length);
+        this.responses.push(chunk);
+      });
+      client.uncork();
+    };
+    const fromClient = (chunk: Buffer) => {
+      up.cork();
+      this.guard(() => {
+        this.ctx.metrics.bytesToBroker.inc(chunk.length);
+        this.requests.push(chunk);
+      });
+      up.uncork();
+    };
+    this.reads.push(deliverReads(up, fromBroker, () => this.responseChunkFree()));
+    this.reads.push(deliverReads(client, fromClient, () => this.requestChunkFree()));
+  }
+
+  /** Whether nothing refers to the last chunk read from the client any more (see reused-reads.ts). */
+  private requestChunkFree(): boolean {
+    const kept = this.keptRequestChunk;
+    this.keptRequestChunk = false;
+    return !kept && !this.closed && !this.requests.holding && this.upstream!.writableLength === 0;
+  }
+
+  /** Whether nothing refers to the last chunk read from the broker any more. */
+  private responseChunkFree(): boolean {
+    const kept = this.keptResponseChunk;
+    this.keptResponseChunk = false;
+    return !kept && !this.closed && !this.responses.holding && !this.hintScan?.holding && !this.heldOutput && this.client.writableLength === 0;
   }
 
   private describeTarget(): string {
@@ -224,6 +256,7 @@ export class ProxyConnection {
   /** `whole`: the frame with its size prefix, as received (forwarded as is). */
   private onRequestFrame(frame: Buffer, whole: Buffer): void {
     const receivedAt = performance.now();
+    this.keptRequestChunk = true;
     if (this.sasl.rawMode) {
       this.sasl.onClientToken(frame);
       this.toUpstream(whole);
@@ -374,6 +407,7 @@ export class ProxyConnection {
   }
 
   private onResponseFrame(frame: Buffer, whole: Buffer): void {
+    this.keptResponseChunk = true;
     if (this.sasl.rawMode) {
       // A raw v0 token from the broker: reaching us means the step succeeded (failure closes the socket).
       this.emitAuth(this.sasl.onServerToken(0, ''));
@@ -527,6 +561,7 @@ export class ProxyConnection {
     } else {
       this.log.debug({ reason }, 'connection closed');
     }
+    for (const r of this.reads) r.release();
     this.emitAuth(this.sasl.onConnectionClosed());
     for (const entry of this.inflight.splice(0)) this.auditPair(entry, undefined, false);
     this.client.end();

@@ -42,6 +42,9 @@ export class FrameReader {
     private readonly what = 'frame',
   ) {}
 
+  /** True while the reader keeps bytes of a chunk it was given (a frame or frame head not yet complete). */
+  get holding(): boolean { return this.buffered > 0; }
+
   /** True while the reader is inside a frame (bytes of it seen but not all). */
   get midFrame(): boolean { return this.size >= 0 || this.buffered > 0; }
 

@@ -152,6 +152,9 @@ export class LeaderHintScan {
     return chunk;
   }
 
+  /** True while chunks given to push are held (the tagged section has begun). */
+  get holding(): boolean { return this.held.length > 0; }
+
   push(chunk: Buffer): Buffer {
     switch (this.state) {
       case 'unchecked': return chunk;

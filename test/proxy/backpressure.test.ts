@@ -221,6 +221,9 @@ describe('backpressure: a client that stops reading', () => {
     assert.ok(rssGrowth <= RSS_GROWTH_BOUND, `RSS grew by ${rssGrowth} bytes, bound ${RSS_GROWTH_BOUND}`);
     assert.ok(owedTotal > 10 * (HEAP_GROWTH_BOUND + RSS_GROWTH_BOUND), 'the responses owed dwarf the bounds');
     const metricStalled = await metricValue(proxy.metrics, 'kafka_proxy_bytes_total', { direction: 'broker_to_client' });
+    // Both broker sockets have carried megabytes: they read into buffers of their own (src/proxy/reused-reads.ts),
+    // so the pause and everything after it are tested on that path.
+    assert.ok(await metricValue(proxy.metrics, 'kafka_proxy_reused_read_buffers') >= 2, 'the stalled broker sockets read into reused buffers');
 
     // 5. The clients read again: every response, complete, in order, as the broker sent it directly.
     const t1 = Date.now();

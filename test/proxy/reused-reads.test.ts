@@ -1,0 +1,192 @@
+/**
+ * deliverReads (src/proxy/reused-reads.ts) on real loopback sockets, no broker: every byte arrives once and in
+ * order across the switch from 'data' events to the reused buffer; the buffer really is reused while the caller
+ * says it may be, and a chunk the caller keeps is never overwritten; pause() stops reads on the reused-buffer path
+ * and resume() restarts them; release() returns the buffer to the budget; a TLS socket keeps its 'data' events.
+ */
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { deliverReads, reusedReadBuffers, READ_BYTES, SWITCH_AFTER_BYTES } from '../../src/proxy/reused-reads.js';
+import { makeTestCerts, type TestCerts } from '../harness/tls.js';
+
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A connected pair on loopback: `server` is the accepted end (as the proxy's client sockets are). */
+async function socketPair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
+  const listener = net.createServer();
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => listener.once('connection', r));
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r, j) => { client.once('connect', r); client.once('error', j); });
+  const server = await accepted;
+  listener.close();
+  cleanups.push(() => { client.destroy(); server.destroy(); });
+  return { client, server, close() { client.destroy(); server.destroy(); } };
+}
+
+/** Writes `data` in pieces of random size (1 byte to 256 KiB), respecting backpressure. */
+async function writeInPieces(socket: net.Socket, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length;) {
+    const n = Math.min(data.length - off, 1 + Math.floor(Math.random() * 256 * 1024));
+    if (!socket.write(data.subarray(off, off + n))) await new Promise((r) => socket.once('drain', r));
+    off += n;
+  }
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Everything a test opened, released after it even when it fails, so each test starts with no buffer held. */
+const cleanups: Array<() => void> = [];
+function track<T extends { release(): void }>(reads: T): T { cleanups.push(() => reads.release()); return reads; }
+
+describe('reused socket reads', () => {
+  afterEach(() => { for (const c of cleanups.splice(0)) c(); });
+  test('every byte once and in order; the buffer is reused when allowed; kept chunks stay intact', async () => {
+    const pair = await socketPair();
+    const data = randomBytes(24 * MiB);
+    const received = createHash('sha256');
+    let bytes = 0;
+    const views = new Set<ArrayBufferLike>(); // distinct memory read into after the switch
+    let afterSwitch = 0;
+    const kept: Array<{ view: Buffer; copy: Buffer }> = [];
+    let keepNext = false;
+    let switchedAt = -1;
+    const reads = track(deliverReads(pair.server, (chunk) => {
+      received.update(chunk);
+      bytes += chunk.length;
+      if (reusedReadBuffers() > 0 && switchedAt < 0) switchedAt = bytes - chunk.length;
+      if (switchedAt >= 0) {
+        afterSwitch++;
+        views.add(chunk.buffer);
+        assert.ok(chunk.length <= READ_BYTES, `a read of ${chunk.length} bytes on the reused buffer`);
+        // Keep every 50th chunk as the proxy keeps a buffered frame: it must never be read into again.
+        keepNext = afterSwitch % 50 === 0;
+        if (keepNext) kept.push({ view: chunk, copy: Buffer.from(chunk) });
+      }
+    }, () => !keepNext));
+    const done = new Promise<void>((r) => pair.server.on('end', r));
+    await writeInPieces(pair.client, data);
+    pair.client.end();
+    await done;
+    assert.equal(bytes, data.length);
+    assert.equal(received.digest('hex'), sha(data), 'the bytes delivered are the bytes sent, in order');
+    assert.ok(switchedAt >= SWITCH_AFTER_BYTES && switchedAt < SWITCH_AFTER_BYTES + 4 * MiB,
+      `switched after ${switchedAt} bytes (threshold ${SWITCH_AFTER_BYTES})`);
+    assert.ok(afterSwitch > 100, `${afterSwitch} reads on the reused buffer`);
+    // One buffer, plus one new buffer after each kept chunk: far fewer than one per read.
+    assert.ok(views.size <= kept.length + 1, `${views.size} buffers for ${afterSwitch} reads with ${kept.length} kept`);
+    for (const [i, k] of kept.entries()) assert.ok(k.view.equals(k.copy), `kept chunk ${i} was overwritten`);
+    assert.equal(reusedReadBuffers(), 1);
+    reads.release();
+    assert.equal(reusedReadBuffers(), 0);
+    pair.close();
+  });
+
+  test('pause() stops reads into the reused buffer and resume() restarts them, losing nothing', async () => {
+    const pair = await socketPair();
+    const data = randomBytes(16 * MiB);
+    const received = createHash('sha256');
+    let bytes = 0;
+    let paused = false;
+    let pausedOnce = false;
+    let readWhilePaused = 0;
+    const reads = track(deliverReads(pair.server, (chunk) => {
+      received.update(chunk);
+      bytes += chunk.length;
+      if (paused) readWhilePaused += chunk.length;
+      if (!pausedOnce && reusedReadBuffers() > 0 && bytes > 4 * MiB) {
+        paused = pausedOnce = true;
+        pair.server.pause(); // as the proxy does when the other side's socket is full
+      }
+    }, () => true));
+    const done = new Promise<void>((r) => pair.server.on('end', r));
+    const writing = writeInPieces(pair.client, data).then(() => pair.client.end());
+    while (!paused) await sleep(5);
+    const at = bytes;
+    await sleep(300);
+    assert.equal(readWhilePaused, 0, `${readWhilePaused} bytes read while paused`);
+    assert.equal(bytes, at);
+    assert.ok(pair.client.writableLength > 0 || pair.client.bytesWritten - at > 0, 'the sender has more for the paused reader');
+    paused = false;
+    pair.server.resume();
+    await writing;
+    await done;
+    assert.equal(bytes, data.length);
+    assert.equal(received.digest('hex'), sha(data));
+    reads.release();
+    pair.close();
+  });
+
+  test('a socket paused before the switch stays paused after it', async () => {
+    const pair = await socketPair();
+    let bytes = 0;
+    let stop = false;
+    const reads = track(deliverReads(pair.server, (chunk) => {
+      bytes += chunk.length;
+      // Crossing the threshold schedules the switch; pausing in the same read means the switch finds it paused.
+      if (!stop && bytes >= SWITCH_AFTER_BYTES) { stop = true; pair.server.pause(); }
+    }, () => true));
+    const data = randomBytes(8 * MiB);
+    const writing = writeInPieces(pair.client, data).then(() => pair.client.end());
+    while (!stop) await sleep(5);
+    await sleep(100);
+    assert.equal(reusedReadBuffers(), 1, 'switched while paused');
+    const at = bytes;
+    await sleep(300);
+    assert.ok(bytes - at === 0, `${bytes - at} bytes read while paused`);
+    const done = new Promise<void>((r) => pair.server.on('end', r));
+    pair.server.resume();
+    await writing;
+    await done;
+    assert.equal(bytes, data.length);
+    reads.release();
+    pair.close();
+  });
+
+  test('idle sockets never take a buffer', async () => {
+    const pairs = await Promise.all(Array.from({ length: 20 }, () => socketPair()));
+    const reads = pairs.map((p) => track(deliverReads(p.server, () => undefined, () => true)));
+    await Promise.all(pairs.map((p) => writeInPieces(p.client, randomBytes(SWITCH_AFTER_BYTES / 4))));
+    await sleep(100);
+    assert.equal(reusedReadBuffers(), 0);
+    for (const r of reads) r.release();
+    for (const p of pairs) p.close();
+  });
+
+  describe('TLS', () => {
+    let certs: TestCerts;
+    let dir: string;
+    before(async () => { dir = mkdtempSync(join(tmpdir(), 'kap-reads-')); certs = await makeTestCerts(dir); });
+    after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+    test('a TLS socket keeps its data events and delivers every byte', async () => {
+      const server = tls.createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const accepted = new Promise<tls.TLSSocket>((r) => server.once('secureConnection', r));
+      const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: readFileSync(certs.caCert), servername: 'localhost' });
+      const socket = await accepted;
+      const data = randomBytes(4 * MiB);
+      const received = createHash('sha256');
+      let bytes = 0;
+      const reads = track(deliverReads(socket, (chunk) => { received.update(chunk); bytes += chunk.length; }, () => true));
+      const done = new Promise<void>((r) => socket.on('end', r));
+      await writeInPieces(client as unknown as net.Socket, data);
+      client.end();
+      await done;
+      assert.equal(bytes, data.length);
+      assert.equal(received.digest('hex'), sha(data));
+      assert.equal(reusedReadBuffers(), 0, 'TLS sockets are not switched');
+      reads.release();
+      client.destroy();
+      socket.destroy();
+      server.close();
+    });
+  });
+});
