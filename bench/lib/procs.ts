@@ -85,7 +85,7 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<Child> 
     'limits.maxConnectionsPerAddress': 20_000, 'limits.maxConnections': 20_000,
     ...o.sets,
   };
-  const args = [...(o.nodeFlags ?? []), '--import', 'tsx', o.cli ?? 'src/cli.ts', 'start', ...Object.entries(sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
+  const args = [...(o.nodeFlags ?? []), ...((o.cli ?? '').endsWith('.js') ? [] : ['--import', 'tsx']), o.cli ?? 'src/cli.ts', 'start', ...Object.entries(sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
   if (o.workers && o.workers > 1) args.push('--workers', String(o.workers));
   const child = startChild(o.name, args);
   await waitForPort(o.bootstrapPort, 60_000, child);
