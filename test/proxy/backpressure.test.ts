@@ -23,9 +23,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
-import { useCluster } from '../harness/shared-cluster.js';
-import { waitForTopics } from '../harness/metadata.js';
-import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { proxiedTopic, type ProxiedTopic } from '../harness/proxied-topic.js';
+import { metricValue, type TestProxy } from '../harness/proxy.js';
 import { fetchBody, kafkaRequest, RawConnection, topicMetadata } from '../harness/raw.js';
 
 const MiB = 1024 * 1024;
@@ -92,26 +91,13 @@ const mib = (n: number) => `${(n / MiB).toFixed(2)} MiB`;
 
 describe('backpressure: a client that stops reading', () => {
   let cluster: KafkaCluster;
-  let release: () => Promise<void>;
   let proxy: TestProxy;
   let admin: Admin;
-  const topic = `backpressure-${Date.now()}`;
+  let topic: string;
+  let setup: ProxiedTopic | undefined;
 
-  before(async () => {
-    ({ cluster, release } = await useCluster(3));
-    proxy = await startTestProxy(cluster.plainBootstrap);
-    admin = new Kafka({ clientId: 'backpressure-test', brokers: cluster.plainBootstrap.split(','), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
-    await waitForTopics(cluster, [topic]);
-  });
-
-  after(async () => {
-    await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin?.disconnect();
-    await proxy?.stop();
-    await release?.();
-  });
+  before(async () => { setup = await proxiedTopic('backpressure'); ({ cluster, proxy, admin, topic } = setup); });
+  after(async () => { await setup?.stop(); });
 
   test('the proxy stops reading from the broker, holds a bounded number of bytes, and loses nothing when the client reads again', async () => {
     const t0 = Date.now();

@@ -15,12 +15,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import type { Decoded } from '../../protocol/codec.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
-import { useCluster } from '../harness/shared-cluster.js';
-import { waitForTopics } from '../harness/metadata.js';
-import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { proxiedTopic, type ProxiedTopic } from '../harness/proxied-topic.js';
+import { metricValue, type TestProxy } from '../harness/proxy.js';
 import { decodeResponse, fetchBody, kafkaRequest, RawConnection, topicMetadata } from '../harness/raw.js';
 
 const MiB = 1024 * 1024;
@@ -40,27 +39,13 @@ function responses(c: RawConnection, count: number, timeoutMs = 60_000): Promise
 
 describe('bulk traffic through reused read buffers', () => {
   let cluster: KafkaCluster;
-  let release: () => Promise<void>;
   let proxy: TestProxy;
-  let admin: Admin;
-  const topic = `reused-reads-${Date.now()}`;
+  let topic: string;
+  let setup: ProxiedTopic | undefined;
   const sent = new Map<string, string>();
 
-  before(async () => {
-    ({ cluster, release } = await useCluster(3));
-    proxy = await startTestProxy(cluster.plainBootstrap);
-    admin = new Kafka({ clientId: 'reused-reads-test', brokers: cluster.plainBootstrap.split(','), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
-    await waitForTopics(cluster, [topic]);
-  });
-
-  after(async () => {
-    await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin?.disconnect();
-    await proxy?.stop();
-    await release?.();
-  });
+  before(async () => { setup = await proxiedTopic('reused-reads'); ({ cluster, proxy, topic } = setup); });
+  after(async () => { await setup?.stop(); });
 
   test('produce: every record read back directly from the broker is the one sent through the proxy', async () => {
     const producer = new Kafka({ clientId: 'reused-reads-producer', brokers: [proxy.bootstrap], logLevel: logLevel.NOTHING }).producer();
