@@ -135,22 +135,16 @@ export class ProxyConnection {
     // Everything one read yields leaves in one write (cork/uncork: a writev): a read holding many small frames
     // would otherwise go out as one tiny TCP segment per frame, which costs a syscall each and, pipelined by the
     // thousand, filled the broker's receive buffer with per-segment overhead until loopback TCP stalled.
-    const fromBroker = (chunk: Buffer) => {
-      client.cork();
+    const relay = (out: Socket, reader: FrameReader, counted: { inc(n: number): void }) => (chunk: Buffer) => {
+      out.cork();
       this.guard(() => {
-        this.ctx.metrics.bytesToClient.inc(chunk.length);
-        this.responses.push(chunk);
+        counted.inc(chunk.length);
+        reader.push(chunk);
       });
-      client.uncork();
+      out.uncork();
     };
-    const fromClient = (chunk: Buffer) => {
-      up.cork();
-      this.guard(() => {
-        this.ctx.metrics.bytesToBroker.inc(chunk.length);
-        this.requests.push(chunk);
-      });
-      up.uncork();
-    };
+    const fromBroker = relay(client, this.responses, this.ctx.metrics.bytesToClient);
+    const fromClient = relay(up, this.requests, this.ctx.metrics.bytesToBroker);
     this.reads.push(deliverReads(up, fromBroker, () => this.responseChunkFree()));
     this.reads.push(deliverReads(client, fromClient, () => this.requestChunkFree()));
   }
