@@ -332,7 +332,8 @@ ${report}
   in its own process, auditing on with the default rules (management, authentication and denied operations audited;
   produce/consume not), audit events written to the same broker, \`audit.spool.fsync: always\` (the default).
 - Clients: Kafka's ProducerPerformance / ConsumerPerformance 3.9.1 (acks=1, linger.ms=5, batch.size=64 KiB, 1 KiB records,
-  3 partitions; the consumer's fetch.MB.sec excludes its group join) and kafkajs 2.2.4 in the benchmark process.
+  3 partitions; the consumer's fetch.MB.sec excludes its group join) and kafkajs 2.2.4 in the benchmark process
+  (produce: ${data?.sizes.kjRecords ?? 'N'} records; fetch: all ${data?.sizes.cpRecords ?? 'N'} records of the fetch source, timed from the first batch).
 - Each throughput figure is the median of ${data?.sizes.reps ?? (QUICK ? 1 : 3)} runs, the three paths interleaved in rotating order.
 - RSS is read from /proc/<pid>/status of the proxy process (VmRSS; peaks also from VmHWM after resetting it).
 
