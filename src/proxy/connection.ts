@@ -75,9 +75,6 @@ export class ProxyConnection {
   /** Follows a streaming Produce/Fetch response that may end in leader hints (see leader-hints.ts). */
   private hintScan: LeaderHintScan | undefined;
   private closed = false;
-  /** Set when a buffered frame was handled: decoded requests and audit state may keep slices of its chunk. */
-  private keptRequestChunk = false;
-  private keptResponseChunk = false;
   private readonly reads: Array<{ release(): void }> = [];
   private readonly reportedUndecodable = new Set<string>();
   /** Responses waiting for new broker listeners to be bound (see holdUntil). */
@@ -151,16 +148,12 @@ export class ProxyConnection {
 
   /** Whether nothing refers to the last chunk read from the client any more (see reused-reads.ts). */
   private requestChunkFree(): boolean {
-    const kept = this.keptRequestChunk;
-    this.keptRequestChunk = false;
-    return !kept && !this.closed && !this.requests.holding && this.upstream!.writableLength === 0;
+    return !this.closed && !this.requests.retainsInput && this.upstream!.writableLength === 0;
   }
 
   /** Whether nothing refers to the last chunk read from the broker any more. */
   private responseChunkFree(): boolean {
-    const kept = this.keptResponseChunk;
-    this.keptResponseChunk = false;
-    return !kept && !this.closed && !this.responses.holding && !this.hintScan?.holding && !this.heldOutput && this.client.writableLength === 0;
+    return !this.closed && !this.responses.retainsInput && !this.hintScan?.holding && !this.heldOutput && this.client.writableLength === 0;
   }
 
   private describeTarget(): string {
@@ -250,7 +243,6 @@ export class ProxyConnection {
   /** `whole`: the frame with its size prefix, as received (forwarded as is). */
   private onRequestFrame(frame: Buffer, whole: Buffer): void {
     const receivedAt = performance.now();
-    this.keptRequestChunk = true;
     if (this.sasl.rawMode) {
       this.sasl.onClientToken(frame);
       this.toUpstream(whole);
@@ -401,7 +393,6 @@ export class ProxyConnection {
   }
 
   private onResponseFrame(frame: Buffer, whole: Buffer): void {
-    this.keptResponseChunk = true;
     if (this.sasl.rawMode) {
       // A raw v0 token from the broker: reaching us means the step succeeded (failure closes the socket).
       this.emitAuth(this.sasl.onServerToken(0, ''));

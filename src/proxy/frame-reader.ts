@@ -34,6 +34,8 @@ export class FrameReader {
   private mode: FrameMode | undefined;
   /** Bytes of a streamed frame still to pass through. */
   private remaining = 0;
+  /** A frame went to onFrame as a slice of the current chunk (see retainsInput). */
+  private lent = false;
 
   constructor(
     private readonly handler: FrameHandler,
@@ -42,13 +44,18 @@ export class FrameReader {
     private readonly what = 'frame',
   ) {}
 
-  /** True while the reader keeps bytes of a chunk it was given (a frame or frame head not yet complete). */
-  get holding(): boolean { return this.buffered > 0; }
+  /**
+   * True when bytes of the chunk given to the last push() may still be referenced after it returned: a frame or
+   * frame head kept for the next chunk, or a complete frame handed to onFrame as a slice of the chunk (what is
+   * decoded from it can point into it). Streamed bytes are not counted: onPassthrough is done with them.
+   */
+  get retainsInput(): boolean { return this.lent || this.buffered > 0; }
 
   /** True while the reader is inside a frame (bytes of it seen but not all). */
   get midFrame(): boolean { return this.size >= 0 || this.buffered > 0; }
 
   push(chunk: Buffer): void {
+    this.lent = false;
     if (this.mode === 'stream') {
       if (chunk.length <= this.remaining) {
         this.remaining -= chunk.length;
@@ -136,6 +143,7 @@ export class FrameReader {
         }
       }
       if (this.buffered < total) return;
+      if (this.chunks[0].length >= total) this.lent = true; // take() slices rather than copies
       const whole = this.take(total);
       this.reset();
       this.handler.onFrame(whole.subarray(4), whole);

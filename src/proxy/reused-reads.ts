@@ -3,7 +3,7 @@
  *
  * Node allocates a fresh 64 KiB ArrayBuffer for every socket read. At 100+ MB/s that is thousands of
  * external allocations a second, and V8 answers that external-memory pressure with a full mark-compact every
- * 50-100 ms. Measured through the proxy (bench/RESULTS.md), V8's GC threads spent 0.6-1.5 ms of CPU per MB
+ * 50-100 ms. Measured through the proxy (bench/RESULTS.md), V8's GC threads spent 0.5-1.5 ms of CPU per MB
  * moved, more than the proxy's own JavaScript. Reading into a buffer the socket keeps (Node's `onread`
  * option) removes those allocations and the collections they set off.
  *
@@ -89,12 +89,12 @@ function switchToReusedBuffer(socket: Socket, onChunk: (chunk: Buffer) => void, 
  * Call `release()` when the socket is done.
  */
 export function deliverReads(socket: Socket, onChunk: (chunk: Buffer) => void, reusable: () => boolean): { release(): void } {
-  let holding = false;
-  let released = false;
   if (!switchable(socket)) {
     socket.on('data', onChunk);
-    return { release() { released = true; } };
+    return { release() {} };
   }
+  let holding = false;
+  let released = false;
   let seen = 0;
   let pending = false;
   const onData = (chunk: Buffer) => {
