@@ -1,7 +1,8 @@
 /**
  * Before/after: CPU time of the proxy process per MB moved, for two (or more) versions of the code, run side by
  * side against one broker and interleaved (ProducerPerformance then ConsumerPerformance through each, in
- * rotating order, REPS times; then a kafkajs consumer reads the same records), with the TCP relay as the floor. CPU time is read from /proc/<pid>/stat: other
+ * rotating order, REPS times; then a kafkajs consumer reads the same records), with the TCP relay as the floor. CPU time is read from /proc/<pid>/stat
+ * (user time also per thread: main thread vs the others, i.e. V8's GC helpers): other
  * load on the machine disturbs it much less than throughput.
  *
  *   mkdir -p bench/out/before && git archive <commit> src protocol package.json | tar -x -C bench/out/before
@@ -12,7 +13,7 @@
  * Environment: N records of 1 KiB per run (default 200000), REPS (default 3).
  */
 import { startBenchCluster } from './lib/cluster.js';
-import { startProxyProcess, startRelayProcess, cpuSeconds, type Child } from './lib/procs.js';
+import { startProxyProcess, startRelayProcess, cpuSeconds, threadUserSeconds, type Child } from './lib/procs.js';
 import { producerPerf, consumerPerf } from './lib/perf-tools.js';
 import { kafkajsConsume } from './lib/kafkajs-load.js';
 import { createTopics } from './lib/topics.js';
@@ -61,18 +62,23 @@ try {
     for (const t of order) {
       const topic = `compare-${t.name}-${rep}`;
       await createTopics(admin, [{ topic, numPartitions: 3 }]);
-      let c0 = cpuSeconds(t.child.pid);
-      const p = await producerPerf({ bootstrap: t.bootstrap, topic, records: N, recordSize: 1024 });
-      add(t.name, 'produce CPU ms/MB', ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
+      // CPU per MB, and the user part split into the main thread and the others (GC): see threadUserSeconds.
+      const measure = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+        const c0 = cpuSeconds(t.child.pid);
+        const u0 = threadUserSeconds(t.child.pid);
+        const r = await run();
+        const u1 = threadUserSeconds(t.child.pid);
+        add(t.name, `${what} CPU ms/MB`, ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
+        add(t.name, `${what} main-thread user ms/MB`, ((u1.main - u0.main) * 1000) / mb);
+        add(t.name, `${what} other-threads user ms/MB`, ((u1.others - u0.others) * 1000) / mb);
+        return r;
+      };
+      const p = await measure('produce', () => producerPerf({ bootstrap: t.bootstrap, topic, records: N, recordSize: 1024 }));
       add(t.name, 'produce MB/s', p.mbPerSec);
-      c0 = cpuSeconds(t.child.pid);
-      const c = await consumerPerf({ bootstrap: t.bootstrap, topic: 'compare-src', messages: N, group: `compare-${t.name}-${rep}-${Date.now()}` });
-      add(t.name, 'fetch CPU ms/MB', ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
+      const c = await measure('fetch', () => consumerPerf({ bootstrap: t.bootstrap, topic: 'compare-src', messages: N, group: `compare-${t.name}-${rep}-${Date.now()}` }));
       add(t.name, 'fetch MB/s', c.mbPerSec);
       // kafkajs (Fetch v11, in this process) reads the same records: a client whose responses carry no leader hints.
-      c0 = cpuSeconds(t.child.pid);
-      const k = await kafkajsConsume(t.bootstrap, 'compare-src', N, `compare-kj-${t.name}-${rep}-${Date.now()}`);
-      add(t.name, 'kafkajs fetch CPU ms/MB', ((cpuSeconds(t.child.pid) - c0) * 1000) / mb);
+      const k = await measure('kafkajs fetch', () => kafkajsConsume(t.bootstrap, 'compare-src', N, `compare-kj-${t.name}-${rep}-${Date.now()}`));
       add(t.name, 'kafkajs fetch MB/s', k.mbPerSec);
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       say(`  ${t.name} #${rep + 1}: ${Object.entries(res.get(t.name)!).map(([k, xs]) => `${k} ${xs[xs.length - 1].toFixed(2)}`).join(', ')}`);

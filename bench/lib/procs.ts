@@ -3,7 +3,7 @@
  * its own Node process so its CPU and memory are its own and can be read from /proc/<pid>/status.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { REPO, OUT_DIR } from './env.js';
@@ -123,6 +123,22 @@ export function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+/**
+ * User CPU time (seconds) of a process's main thread and of all its other threads together (V8's GC and compiler
+ * helpers, libuv's pool): tells the proxy's own JavaScript from the garbage collection it causes.
+ */
+export function threadUserSeconds(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let f: string;
+    try { f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; } // thread exited
+    const user = Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[11]) / 100;
+    if (Number(tid) === pid) main += user; else others += user;
+  }
+  return { main, others };
 }
 
 /** Samples RSS (summed over `pids()`) every `everyMs` until stopped; returns the peak seen. */
