@@ -7,6 +7,7 @@ import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { log } from '../log.js';
+import { kafkajsIdleTimerFix } from './kafkajs-idle-timer.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -60,6 +61,8 @@ function pinoLogCreator(base: Logger) {
   };
 }
 
+let reportedIdleTimer = false;
+
 export function createKafka(c: AuditKafkaConnection, component: string): KafkaClient {
   if (!Array.isArray(c.brokers) || c.brokers.length === 0) throw new Error('audit kafka: brokers must be a non-empty list of host:port');
   const cfg: KafkaConfig = {
@@ -73,5 +76,9 @@ export function createKafka(c: AuditKafkaConnection, component: string): KafkaCl
   };
   if (c.ssl !== undefined) cfg.ssl = c.ssl;
   if (c.sasl) cfg.sasl = { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } as SASLOptions;
+  if (kafkajsIdleTimerFix !== 'applied' && !reportedIdleTimer) {
+    reportedIdleTimer = true;
+    log.info({ kafkajsIdleTimerFix }, 'kafkajs idle-timer fix not applied: each audit-sink connection wakes the proxy every 1 ms (CPU only, no data effect)');
+  }
   return new Kafka(cfg);
 }

@@ -38,8 +38,10 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
   const t = { a: `e2e-a-${n}`, b: `e2e-b-${n}`, c: `e2e-c-${n}` };
   const group = `e2e-group-${n}`;
 
-  const client = (user: string, password: string, mechanism: SASLOptions['mechanism'], clientId = `e2e-${user}`) => new Kafka({
-    clientId, brokers: [app.proxy.bootstrapAddress], logLevel: logLevel.NOTHING, retry: { retries: 0 },
+  // No retries by default: the failed logins and denied operations below must fail at once. The consumer retries:
+  // the group coordinator answers COORDINATOR_NOT_AVAILABLE until __consumer_offsets exists.
+  const client = (user: string, password: string, mechanism: SASLOptions['mechanism'], clientId = `e2e-${user}`, retries = 0) => new Kafka({
+    clientId, brokers: [app.proxy.bootstrapAddress], logLevel: logLevel.NOTHING, retry: { retries },
     sasl: { mechanism, username: user, password } as SASLOptions,
   });
 
@@ -98,7 +100,7 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
     assert.equal(cfg.code, 0, cfg.stderr);
 
     // A group that exists (empty after its consumer leaves) and one that does not.
-    const consumer = client('admin', 'admin-secret', 'scram-sha-512').consumer({ groupId: group });
+    const consumer = client('admin', 'admin-secret', 'scram-sha-512', 'e2e-admin', 8).consumer({ groupId: group });
     await consumer.connect();
     await consumer.subscribe({ topic: t.b, fromBeginning: true });
     await step('consumer group receives a message', new Promise<void>((resolve) => { void consumer.run({ eachMessage: async () => resolve() }); }));
