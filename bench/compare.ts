@@ -7,7 +7,7 @@
  *
  *   mkdir -p bench/out/before && git archive <commit> src protocol package.json | tar -x -C bench/out/before
  *   npx tsx bench/compare.ts before=bench/out/before/src/cli.ts after=src/cli.ts
- *   npx tsx bench/compare.ts a=src/cli.ts b=src/cli.ts+bench/experiments/kafkajs-idle-loop.ts   # with a preload
+ *   npx tsx bench/compare.ts a=src/cli.ts b=src/cli.ts+bench/experiments/chain-group-commit.ts   # with a preload
  *
  * The old tree must sit inside the repository (bench/out/ is ignored by git) so that it finds node_modules.
  * Environment: N records of 1 KiB per run (default 200000), REPS (default 3).
