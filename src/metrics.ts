@@ -11,7 +11,7 @@ export class ProxyMetrics {
   readonly connectionsActive = new client.Gauge({ name: 'kafka_proxy_connections_active', help: 'Client connections currently open', labelNames: ['listener'], registers: [this.registry] });
   readonly connectionsTotal = new client.Counter({ name: 'kafka_proxy_connections_total', help: 'Client connections accepted', labelNames: ['listener'], registers: [this.registry] });
   readonly reusedReadBuffers = new client.Gauge({
-    name: 'kafka_proxy_reused_read_buffers', help: 'Sockets reading into a 64 KiB buffer of their own (bulk Produce/Fetch traffic; at most 1024 per process)',
+    name: 'kafka_proxy_reused_read_buffers', help: 'Sockets reading into a buffer of their own (bulk Produce/Fetch traffic; 256 KiB per broker socket, 64 KiB per client socket, at most 64 MiB per process)',
     registers: [this.registry], collect() { this.set(reusedReadBuffers()); },
   });
   readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });

@@ -18,7 +18,7 @@ import type { AuditOperation, ConnectionInfo } from '../audit/operation.js';
 import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../audit/extract.js';
 import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
 import { LeaderHintScan } from './leader-hints.js';
-import { deliverReads } from './reused-reads.js';
+import { deliverReads, RESPONSE_READ_BYTES } from './reused-reads.js';
 import type { AuthOutcome } from './sasl-observer.js';
 import { SaslObserver } from './sasl-observer.js';
 import {
@@ -142,7 +142,7 @@ export class ProxyConnection {
     };
     const fromBroker = relay(client, this.responses, this.ctx.metrics.bytesToClient);
     const fromClient = relay(up, this.requests, this.ctx.metrics.bytesToBroker);
-    this.reads.push(deliverReads(up, fromBroker, () => this.responseChunkFree()));
+    this.reads.push(deliverReads(up, fromBroker, () => this.responseChunkFree(), RESPONSE_READ_BYTES));
     this.reads.push(deliverReads(client, fromClient, () => this.requestChunkFree()));
   }
 

@@ -2,7 +2,8 @@
  * deliverReads (src/proxy/reused-reads.ts) on real loopback sockets, no broker: every byte arrives once and in
  * order across the switch from 'data' events to the reused buffer; the buffer really is reused while the caller
  * says it may be, and a chunk the caller keeps is never overwritten; pause() stops reads on the reused-buffer path
- * and resume() restarts them; release() returns the buffer to the budget; a TLS socket keeps its 'data' events.
+ * and resume() restarts them; a larger buffer is read into in full; the budget (MAX_REUSED_BYTES) holds and
+ * release() returns a buffer to it; a TLS socket keeps its 'data' events.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { deliverReads, reusedReadBuffers, READ_BYTES, SWITCH_AFTER_BYTES } from '../../src/proxy/reused-reads.js';
+import { deliverReads, reusedReadBuffers, MAX_REUSED_BYTES, READ_BYTES, RESPONSE_READ_BYTES, SWITCH_AFTER_BYTES } from '../../src/proxy/reused-reads.js';
 import { makeTestCerts, type TestCerts } from '../harness/tls.js';
 
 const MiB = 1024 * 1024;
@@ -148,6 +149,58 @@ describe('reused socket reads', () => {
     assert.equal(bytes, data.length);
     reads.release();
     pair.close();
+  });
+
+  test('a larger buffer: reads use its whole size and never more, every byte once and in order', async () => {
+    const pair = await socketPair();
+    const data = randomBytes(8 * MiB);
+    const received = createHash('sha256');
+    let bytes = 0;
+    let largest = 0;
+    const reads = track(deliverReads(pair.server, (chunk) => {
+      received.update(chunk);
+      bytes += chunk.length;
+      if (reusedReadBuffers() > 0) largest = Math.max(largest, chunk.length);
+      assert.ok(chunk.length <= RESPONSE_READ_BYTES, `a read of ${chunk.length} bytes`);
+    }, () => true, RESPONSE_READ_BYTES));
+    const done = new Promise<void>((r) => pair.server.on('end', r));
+    // Switch first, then let 4 MiB queue up in the kernel while the reader is paused: the reads that follow
+    // fill the buffer, more than Node's 64 KiB.
+    await writeInPieces(pair.client, data.subarray(0, 2 * SWITCH_AFTER_BYTES));
+    while (reusedReadBuffers() === 0) await sleep(5);
+    pair.server.pause();
+    const writing = writeInPieces(pair.client, data.subarray(2 * SWITCH_AFTER_BYTES));
+    await sleep(200);
+    pair.server.resume();
+    await writing;
+    pair.client.end();
+    await done;
+    assert.equal(bytes, data.length);
+    assert.equal(received.digest('hex'), sha(data), 'the bytes delivered are the bytes sent, in order');
+    assert.ok(largest > READ_BYTES, `largest read ${largest} bytes with a ${RESPONSE_READ_BYTES}-byte buffer`);
+    reads.release();
+    pair.close();
+  });
+
+  test('the buffers of a process stay within MAX_REUSED_BYTES; sockets beyond it keep data events and lose nothing', async () => {
+    const fit = MAX_REUSED_BYTES / RESPONSE_READ_BYTES;
+    const pairs = await Promise.all(Array.from({ length: fit + 4 }, () => socketPair()));
+    const sent = pairs.map(() => randomBytes(SWITCH_AFTER_BYTES + 64 * 1024));
+    const got = pairs.map(() => [] as Buffer[]);
+    const reads = pairs.map((p, i) => track(deliverReads(p.server, (chunk) => { got[i].push(Buffer.from(chunk)); }, () => true, RESPONSE_READ_BYTES)));
+    const ended = pairs.map((p) => new Promise<void>((r) => p.server.on('end', r)));
+    await Promise.all(pairs.map((p, i) => writeInPieces(p.client, sent[i])));
+    for (let i = 0; i < 50 && reusedReadBuffers() < fit; i++) await sleep(20);
+    await sleep(100); // switches beyond the budget would have happened by now
+    assert.equal(reusedReadBuffers(), fit, `sockets holding a ${RESPONSE_READ_BYTES}-byte buffer`);
+    for (const p of pairs) p.client.end();
+    await Promise.all(ended);
+    for (const [i, chunks] of got.entries()) assert.ok(Buffer.concat(chunks).equals(sent[i]), `socket ${i}: bytes delivered intact`);
+    reads[0].release();
+    assert.equal(reusedReadBuffers(), fit - 1, 'release() gives the budget back');
+    for (const r of reads) r.release();
+    assert.equal(reusedReadBuffers(), 0);
+    for (const p of pairs) p.close();
   });
 
   test('idle sockets never take a buffer', async () => {
