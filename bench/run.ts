@@ -112,6 +112,7 @@ try {
   }
   // The same throughput runs with the relay or proxy on a CPU of its own and the broker and clients on the others, as
   // in a deployment: what the path costs in throughput, apart from the CPU it takes from the broker and clients here.
+  if (want('pinned') && !canPin()) say('\n== data path, own CPU: skipped (needs taskset and at least 2 CPUs)');
   if (want('pinned') && canPin()) {
     await timed('data path, own CPU', async () => {
       const cpus = splitCpus();
