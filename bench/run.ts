@@ -74,6 +74,19 @@ async function warmUp(bootstrapPort: number, workers: number): Promise<void> {
   }
 }
 
+/** Runs `fn` with a TCP relay and a proxy process in front of the broker (stopped after), and the three paths' bootstraps. */
+async function withPaths(suffix: string, opts: { profile?: boolean },
+  fn: (p: { relay: Child; proxy: ProxyHandle; bootstraps: Record<Mode, string> }) => Promise<void>): Promise<void> {
+  const relay = await startRelayProcess(`relay${suffix}`, [{ listenPort: bc.relayPort, target: bc.relayTarget }]);
+  const proxy = await proxyProcess(`proxy-main${suffix}`, bc.direct, opts);
+  try {
+    await fn({ relay, proxy, bootstraps: { direct: bc.direct, relay: `127.0.0.1:${bc.relayPort}`, proxy: `127.0.0.1:${proxy.bootstrapPort}` } });
+  } finally {
+    await proxy.child.stop();
+    await relay.stop();
+  }
+}
+
 say(`kafka-audit-proxy benchmark${QUICK ? ' (quick)' : ''}: ${host.nproc} CPUs (${host.cpu}), ${host.ram}, node ${host.node}, load ${host.loadavg}`);
 const bc = await startBenchCluster();
 say(`Kafka broker ready (${((Date.now() - t0) / 1000).toFixed(1)} s): direct ${bc.direct}, relay port ${bc.relayPort}`);
@@ -98,40 +111,29 @@ const timed = async (name: string, fn: () => Promise<void>) => {
 
 try {
   if (want('data') || want('admin')) {
-    const relay = await startRelayProcess('relay', [{ listenPort: bc.relayPort, target: bc.relayTarget }]);
-    const proxy = await proxyProcess('proxy-main', bc.direct, { profile: process.env.BENCH_PROFILE === '1' });
-    try {
-      const bootstraps: Record<Mode, string> = { direct: bc.direct, relay: `127.0.0.1:${bc.relayPort}`, proxy: `127.0.0.1:${proxy.bootstrapPort}` };
+    await withPaths('', { profile: process.env.BENCH_PROFILE === '1' }, async ({ relay, proxy, bootstraps }) => {
       if (want('data')) await timed('data path', async () => { data = await runDataPath(bootstraps, adminDirect, { relay: relay.pid, proxy: proxy.child.pid }); });
       if (want('admin')) await timed('admin path', async () => { admin = await runAdminLoops(bc.direct, bootstraps.proxy, proxy.adminUrl); });
       mainProxyRss = procMemory(proxy.child.pid);
-    } finally {
-      await proxy.child.stop();
-      await relay.stop();
-    }
+    });
   }
   // The same throughput runs with the relay or proxy on a CPU of its own and the broker and clients on the others, as
   // in a deployment: what the path costs in throughput, apart from the CPU it takes from the broker and clients here.
   if (want('pinned') && !canPin()) say('\n== data path, own CPU: skipped (needs taskset and at least 2 CPUs)');
   if (want('pinned') && canPin()) {
-    await timed('data path, own CPU', async () => {
+    await timed('data path, own CPU', () => withPaths('-pinned', {}, async ({ relay, proxy, bootstraps }) => {
       const cpus = splitCpus();
-      const relay = await startRelayProcess('relay-pinned', [{ listenPort: bc.relayPort, target: bc.relayTarget }]);
-      const proxy = await proxyProcess('proxy-pinned', bc.direct);
       const broker = bc.cluster.brokers[0].pid!;
       try {
         // This process runs the kafkajs clients and starts the Java ones, which inherit its CPUs.
         for (const pid of [broker, process.pid]) pin(pid, cpus.shared);
         for (const pid of [relay.pid, proxy.child.pid]) pin(pid, cpus.own);
-        const bootstraps: Record<Mode, string> = { direct: bc.direct, relay: `127.0.0.1:${bc.relayPort}`, proxy: `127.0.0.1:${proxy.bootstrapPort}` };
         const results = await runDataPath(bootstraps, adminDirect, { relay: relay.pid, proxy: proxy.child.pid }, { latency: false, topicPrefix: 'pinned-' });
         pinned = { results, cpus };
       } finally {
         for (const pid of [broker, process.pid]) unpin(pid);
-        await proxy.child.stop();
-        await relay.stop();
       }
-    });
+    }));
   }
   if (want('idle')) {
     await timed('idle connections', async () => {

@@ -48,31 +48,32 @@ export async function runDataPath(bootstraps: Record<Mode, string>, adminDirect:
     m.values[mode].push(v);
   };
   const latency = Object.fromEntries(MODES.map((m) => [m, { produceMs: [] as number[], endToEndMs: [] as number[], javaP50: [] as number[], javaP99: [] as number[], javaP999: [] as number[] }])) as unknown as DataPathResults['latency'];
-  const createTopic = async (topic: string, partitions = 3) => {
-    await createTopics(adminDirect, [{ topic: pre + topic, numPartitions: partitions }]);
+  /** Creates `pre + name` and returns that full name. */
+  const createTopic = async (name: string, partitions = 3): Promise<string> => {
+    await createTopics(adminDirect, [{ topic: pre + name, numPartitions: partitions }]);
+    return pre + name;
   };
-  const dropTopics = (topics: string[]) => adminDirect.deleteTopics({ topics: topics.map((t) => pre + t) }).catch(() => undefined);
+  const dropTopics = (topics: string[]) => adminDirect.deleteTopics({ topics }).catch(() => undefined);
 
   // The fetch source: written once, directly.
   say(`  filling fetch-src with ${SIZES.cpRecords} x ${RECORD} B records`);
-  await createTopic('fetch-src');
-  await producerPerf({ bootstrap: bootstraps.direct, topic: `${pre}fetch-src`, records: SIZES.cpRecords, recordSize: RECORD });
+  const fetchSrc = await createTopic('fetch-src');
+  await producerPerf({ bootstrap: bootstraps.direct, topic: fetchSrc, records: SIZES.cpRecords, recordSize: RECORD });
 
   // Warm-up, not measured: the JIT of this process (kafkajs) and of the relay and proxy processes.
-  await createTopic('warm-up');
+  const warmUp = await createTopic('warm-up');
   for (const mode of MODES) {
-    await kafkajsProduce(bootstraps[mode], `${pre}warm-up`, 10_000, RECORD);
-    await kafkajsConsume(bootstraps[mode], `${pre}warm-up`, 10_000, `warm-up-${mode}-${Date.now()}`);
-    await kafkajsLatency(bootstraps[mode], `${pre}warm-up`, 1);
+    await kafkajsProduce(bootstraps[mode], warmUp, 10_000, RECORD);
+    await kafkajsConsume(bootstraps[mode], warmUp, 10_000, `warm-up-${mode}-${Date.now()}`);
+    await kafkajsLatency(bootstraps[mode], warmUp, 1);
   }
-  await dropTopics(['warm-up']);
+  await dropTopics([warmUp]);
 
   for (let rep = 0; rep < SIZES.reps; rep++) {
     for (const mode of rotation(rep)) {
-      const topic = `pp-${mode}-${rep}`;
-      await createTopic(topic);
+      const topic = await createTopic(`pp-${mode}-${rep}`);
       const cpu0 = cpuOf(inPath[mode]);
-      const r = await producerPerf({ bootstrap: bootstraps[mode], topic: pre + topic, records: SIZES.ppRecords, recordSize: RECORD });
+      const r = await producerPerf({ bootstrap: bootstraps[mode], topic, records: SIZES.ppRecords, recordSize: RECORD });
       if (inPath[mode]) add('CPU ms per MB in the relay/proxy process (produce)', 'ms', false, mode, ((cpuOf(inPath[mode]) - cpu0) * 1000) / (SIZES.ppRecords * RECORD / 2 ** 20));
       add('produce MB/s (ProducerPerformance)', 'MB/s', true, mode, r.mbPerSec);
       add('produce records/s (ProducerPerformance)', 'rec/s', true, mode, r.recordsPerSec);
@@ -83,7 +84,7 @@ export async function runDataPath(bootstraps: Record<Mode, string>, adminDirect:
   for (let rep = 0; rep < SIZES.reps; rep++) {
     for (const mode of rotation(rep)) {
       const cpu0 = cpuOf(inPath[mode]);
-      const r = await consumerPerf({ bootstrap: bootstraps[mode], topic: `${pre}fetch-src`, messages: SIZES.cpRecords, group: `cp-${mode}-${rep}-${Date.now()}` });
+      const r = await consumerPerf({ bootstrap: bootstraps[mode], topic: fetchSrc, messages: SIZES.cpRecords, group: `cp-${mode}-${rep}-${Date.now()}` });
       if (inPath[mode]) add('CPU ms per MB in the relay/proxy process (fetch)', 'ms', false, mode, ((cpuOf(inPath[mode]) - cpu0) * 1000) / (SIZES.cpRecords * RECORD / 2 ** 20));
       add('fetch MB/s (ConsumerPerformance)', 'MB/s', true, mode, r.mbPerSec);
       add('fetch records/s (ConsumerPerformance)', 'rec/s', true, mode, r.recordsPerSec);
@@ -92,16 +93,15 @@ export async function runDataPath(bootstraps: Record<Mode, string>, adminDirect:
   }
   for (let rep = 0; rep < SIZES.reps; rep++) {
     for (const mode of rotation(rep)) {
-      const topic = `kj-${mode}-${rep}`;
-      await createTopic(topic);
+      const topic = await createTopic(`kj-${mode}-${rep}`);
       let cpu0 = cpuOf(inPath[mode]);
-      const p: Throughput = await kafkajsProduce(bootstraps[mode], pre + topic, SIZES.kjRecords, RECORD);
+      const p: Throughput = await kafkajsProduce(bootstraps[mode], topic, SIZES.kjRecords, RECORD);
       if (inPath[mode]) add('CPU ms per MB in the relay/proxy process (kafkajs produce)', 'ms', false, mode, ((cpuOf(inPath[mode]) - cpu0) * 1000) / (SIZES.kjRecords * RECORD / 2 ** 20));
       add('produce MB/s (kafkajs)', 'MB/s', true, mode, p.mbPerSec);
       add('produce records/s (kafkajs)', 'rec/s', true, mode, p.recordsPerSec);
       // The whole fetch source (300 MB): at 400+ MB/s a smaller read lasts a fraction of a second, too short to measure.
       cpu0 = cpuOf(inPath[mode]);
-      const c: Throughput = await kafkajsConsume(bootstraps[mode], `${pre}fetch-src`, SIZES.cpRecords, `kj-${mode}-${rep}-${Date.now()}`);
+      const c: Throughput = await kafkajsConsume(bootstraps[mode], fetchSrc, SIZES.cpRecords, `kj-${mode}-${rep}-${Date.now()}`);
       if (inPath[mode]) add('CPU ms per MB in the relay/proxy process (kafkajs fetch)', 'ms', false, mode, ((cpuOf(inPath[mode]) - cpu0) * 1000) / (SIZES.cpRecords * RECORD / 2 ** 20));
       add('fetch MB/s (kafkajs)', 'MB/s', true, mode, c.mbPerSec);
       add('fetch records/s (kafkajs)', 'rec/s', true, mode, c.recordsPerSec);
@@ -111,15 +111,13 @@ export async function runDataPath(bootstraps: Record<Mode, string>, adminDirect:
   }
   for (let rep = 0; rep < (opts.latency === false ? 0 : SIZES.reps); rep++) {
     for (const mode of rotation(rep)) {
-      const topic = `lat-${mode}-${rep}`;
-      const bg = `bg-${mode}-${rep}`;
-      await createTopic(topic, 1);
-      await createTopic(bg);
+      const topic = await createTopic(`lat-${mode}-${rep}`, 1);
+      const bg = await createTopic(`bg-${mode}-${rep}`);
       // Background: the Java producer at a fixed rate for the whole probe (plus its start-up).
       const bgSeconds = SIZES.latencySeconds + 5;
-      const background: Promise<ProducerPerfResult> = producerPerf({ bootstrap: bootstraps[mode], topic: pre + bg, records: SIZES.bgRate * bgSeconds, recordSize: RECORD, throughput: SIZES.bgRate });
+      const background: Promise<ProducerPerfResult> = producerPerf({ bootstrap: bootstraps[mode], topic: bg, records: SIZES.bgRate * bgSeconds, recordSize: RECORD, throughput: SIZES.bgRate });
       await new Promise((r) => setTimeout(r, 2500)); // JVM start; the probe runs while the producer is steady
-      const s = await kafkajsLatency(bootstraps[mode], pre + topic, SIZES.latencySeconds);
+      const s = await kafkajsLatency(bootstraps[mode], topic, SIZES.latencySeconds);
       const b = await background;
       latency[mode].produceMs.push(...s.produceMs);
       latency[mode].endToEndMs.push(...s.endToEndMs);

@@ -43,6 +43,19 @@ async function writeInPieces(socket: net.Socket, data: Buffer): Promise<void> {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Counts and hashes what a socket delivers (pass `take` to deliverReads); `ended` resolves on the socket's 'end'. */
+function receiver(socket: net.Socket) {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const ended = new Promise<void>((r) => socket.on('end', r));
+  return {
+    take(chunk: Buffer) { hash.update(chunk); bytes += chunk.length; },
+    get bytes() { return bytes; },
+    digest: () => hash.digest('hex'),
+    ended,
+  };
+}
+
 /** Everything a test opened, released after it even when it fails, so each test starts with no buffer held. */
 const cleanups: Array<() => void> = [];
 function track<T extends { release(): void }>(reads: T): T { cleanups.push(() => reads.release()); return reads; }
@@ -52,17 +65,15 @@ describe('reused socket reads', () => {
   test('every byte once and in order; the buffer is reused when allowed; kept chunks stay intact', async () => {
     const pair = await socketPair();
     const data = randomBytes(24 * MiB);
-    const received = createHash('sha256');
-    let bytes = 0;
+    const rx = receiver(pair.server);
     const views = new Set<ArrayBufferLike>(); // distinct memory read into after the switch
     let afterSwitch = 0;
     const kept: Array<{ view: Buffer; copy: Buffer }> = [];
     let keepNext = false;
     let switchedAt = -1;
     const reads = track(deliverReads(pair.server, (chunk) => {
-      received.update(chunk);
-      bytes += chunk.length;
-      if (reusedReadBuffers() > 0 && switchedAt < 0) switchedAt = bytes - chunk.length;
+      rx.take(chunk);
+      if (reusedReadBuffers() > 0 && switchedAt < 0) switchedAt = rx.bytes - chunk.length;
       if (switchedAt >= 0) {
         afterSwitch++;
         views.add(chunk.buffer);
@@ -72,12 +83,11 @@ describe('reused socket reads', () => {
         if (keepNext) kept.push({ view: chunk, copy: Buffer.from(chunk) });
       }
     }, () => !keepNext));
-    const done = new Promise<void>((r) => pair.server.on('end', r));
     await writeInPieces(pair.client, data);
     pair.client.end();
-    await done;
-    assert.equal(bytes, data.length);
-    assert.equal(received.digest('hex'), sha(data), 'the bytes delivered are the bytes sent, in order');
+    await rx.ended;
+    assert.equal(rx.bytes, data.length);
+    assert.equal(rx.digest(), sha(data), 'the bytes delivered are the bytes sent, in order');
     assert.ok(switchedAt >= SWITCH_AFTER_BYTES && switchedAt < SWITCH_AFTER_BYTES + 4 * MiB,
       `switched after ${switchedAt} bytes (threshold ${SWITCH_AFTER_BYTES})`);
     assert.ok(afterSwitch > 100, `${afterSwitch} reads on the reused buffer`);
@@ -93,34 +103,31 @@ describe('reused socket reads', () => {
   test('pause() stops reads into the reused buffer and resume() restarts them, losing nothing', async () => {
     const pair = await socketPair();
     const data = randomBytes(16 * MiB);
-    const received = createHash('sha256');
-    let bytes = 0;
+    const rx = receiver(pair.server);
     let paused = false;
     let pausedOnce = false;
     let readWhilePaused = 0;
     const reads = track(deliverReads(pair.server, (chunk) => {
-      received.update(chunk);
-      bytes += chunk.length;
+      rx.take(chunk);
       if (paused) readWhilePaused += chunk.length;
-      if (!pausedOnce && reusedReadBuffers() > 0 && bytes > 4 * MiB) {
+      if (!pausedOnce && reusedReadBuffers() > 0 && rx.bytes > 4 * MiB) {
         paused = pausedOnce = true;
         pair.server.pause(); // as the proxy does when the other side's socket is full
       }
     }, () => true));
-    const done = new Promise<void>((r) => pair.server.on('end', r));
     const writing = writeInPieces(pair.client, data).then(() => pair.client.end());
     while (!paused) await sleep(5);
-    const at = bytes;
+    const at = rx.bytes;
     await sleep(300);
     assert.equal(readWhilePaused, 0, `${readWhilePaused} bytes read while paused`);
-    assert.equal(bytes, at);
+    assert.equal(rx.bytes, at);
     assert.ok(pair.client.writableLength > 0 || pair.client.bytesWritten - at > 0, 'the sender has more for the paused reader');
     paused = false;
     pair.server.resume();
     await writing;
-    await done;
-    assert.equal(bytes, data.length);
-    assert.equal(received.digest('hex'), sha(data));
+    await rx.ended;
+    assert.equal(rx.bytes, data.length);
+    assert.equal(rx.digest(), sha(data));
     reads.release();
     pair.close();
   });
@@ -154,17 +161,14 @@ describe('reused socket reads', () => {
   test('a larger buffer: reads use its whole size and never more, every byte once and in order', async () => {
     const pair = await socketPair();
     const data = randomBytes(8 * MiB);
-    const received = createHash('sha256');
-    let bytes = 0;
+    const rx = receiver(pair.server);
     let largest = 0;
     const reads = track(deliverReads(pair.server, (chunk) => {
-      received.update(chunk);
-      bytes += chunk.length;
+      rx.take(chunk);
       if (reusedReadBuffers() > 0) largest = Math.max(largest, chunk.length);
       assert.ok(chunk.length <= RESPONSE_READ_BYTES, `a read of ${chunk.length} bytes`);
     }, () => true, RESPONSE_READ_BYTES));
-    const done = new Promise<void>((r) => pair.server.on('end', r));
-    // Switch first, then let 4 MiB queue up in the kernel while the reader is paused: the reads that follow
+    // Switch first, then let the rest queue up in the kernel while the reader is paused: the reads that follow
     // fill the buffer, more than Node's 64 KiB.
     await writeInPieces(pair.client, data.subarray(0, 2 * SWITCH_AFTER_BYTES));
     while (reusedReadBuffers() === 0) await sleep(5);
@@ -174,9 +178,9 @@ describe('reused socket reads', () => {
     pair.server.resume();
     await writing;
     pair.client.end();
-    await done;
-    assert.equal(bytes, data.length);
-    assert.equal(received.digest('hex'), sha(data), 'the bytes delivered are the bytes sent, in order');
+    await rx.ended;
+    assert.equal(rx.bytes, data.length);
+    assert.equal(rx.digest(), sha(data), 'the bytes delivered are the bytes sent, in order');
     assert.ok(largest > READ_BYTES, `largest read ${largest} bytes with a ${RESPONSE_READ_BYTES}-byte buffer`);
     reads.release();
     pair.close();
@@ -226,15 +230,13 @@ describe('reused socket reads', () => {
       const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: readFileSync(certs.caCert), servername: 'localhost' });
       const socket = await accepted;
       const data = randomBytes(4 * MiB);
-      const received = createHash('sha256');
-      let bytes = 0;
-      const reads = track(deliverReads(socket, (chunk) => { received.update(chunk); bytes += chunk.length; }, () => true));
-      const done = new Promise<void>((r) => socket.on('end', r));
+      const rx = receiver(socket);
+      const reads = track(deliverReads(socket, rx.take, () => true));
       await writeInPieces(client as unknown as net.Socket, data);
       client.end();
-      await done;
-      assert.equal(bytes, data.length);
-      assert.equal(received.digest('hex'), sha(data));
+      await rx.ended;
+      assert.equal(rx.bytes, data.length);
+      assert.equal(rx.digest(), sha(data));
       assert.equal(reusedReadBuffers(), 0, 'TLS sockets are not switched');
       reads.release();
       client.destroy();
