@@ -13,12 +13,14 @@ import { freePortBase } from '../test/harness/proxy.js';
 import { freePort } from '../test/harness/ports.js';
 
 const cli = process.argv[2] ?? 'src/cli.ts';
+/** Node flags for the proxy process, e.g. NODE_FLAGS='--max-semi-space-size=4'. */
+const nodeFlags = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bc = await startBenchCluster();
 const adminPort = await freePort();
 const port = await freePort();
 const proxy = await startProxyProcess({
-  name: 'idle-young-gen', cli, upstream: bc.direct, bootstrapPort: port, brokerPortBase: await freePortBase(1), adminPort, spoolDir: 'bench/out/spool/idle-young-gen',
+  name: 'idle-young-gen', cli, upstream: bc.direct, bootstrapPort: port, brokerPortBase: await freePortBase(1), adminPort, spoolDir: `bench/out/spool/idle-young-gen-${process.pid}`, nodeFlags,
 });
 const conns: RawConnection[] = [];
 const open = async () => {

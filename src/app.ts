@@ -19,6 +19,7 @@ import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
 import { readFileSync } from 'node:fs';
 import { AuditBrowser } from './browser/index.js';
+import { startIdleMemoryReturn } from './idle-memory.js';
 
 export interface App {
   config: ProxyConfig;
@@ -124,6 +125,11 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     bootstrap: proxy.bootstrapAddress, upstream: config.upstream.bootstrapServers, auditTopic: pipeline?.currentRules.config.defaultTopic ?? config.audit.topic,
   });
 
+  const stopIdleMemory = startIdleMemoryReturn(config.limits.idleMemoryReturnMs, ({ before, after }) => {
+    metrics.idleCollections.inc();
+    log.debug({ youngGenerationBefore: before, youngGenerationAfter: after }, 'idle: minor GC to give back young-generation memory');
+  });
+
   let stopped = false;
   return {
     config, proxy, metrics, log, pipeline, sink, admin, adminPort, browser,
@@ -140,6 +146,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      stopIdleMemory();
       await proxy.stop();
       if (pipeline) {
         await pipeline.lifecycle('stopped', { reason: 'shutdown' });

@@ -43,6 +43,11 @@ export interface ProxyConfig {
     maxConnections: number;
     maxConnectionsPerAddress: number;
     idleTimeoutMs: number;
+    /**
+     * How often an idle process checks whether V8 still holds young-generation memory a burst made it take, and
+     * gives it back with one minor GC (src/idle-memory.ts). 0 turns it off.
+     */
+    idleMemoryReturnMs: number;
   };
   admin: { enabled: boolean; host: string; port: number };
   shutdown: { drainTimeoutMs: number };
@@ -95,6 +100,7 @@ export const DEFAULTS: ProxyConfig = {
   limits: {
     maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, maxAuditedRequestBytes: 1024 * 1024,
     maxConnections: 20_000, maxConnectionsPerAddress: 2_000, idleTimeoutMs: 10 * 60_000,
+    idleMemoryReturnMs: 10_000,
   },
   admin: { enabled: true, host: '127.0.0.1', port: 9099 },
   shutdown: { drainTimeoutMs: 15_000 },
@@ -163,6 +169,7 @@ export function validate(c: ProxyConfig): ProxyConfig {
   for (const k of ['maxFrameBytes', 'maxResponseFrameBytes', 'maxAuditedRequestBytes', 'maxConnections', 'maxConnectionsPerAddress', 'idleTimeoutMs'] as const) {
     check(isPosInt(c.limits[k]), `limits.${k}`, 'a positive integer', c.limits[k]);
   }
+  check(isNonNegInt(c.limits.idleMemoryReturnMs), 'limits.idleMemoryReturnMs', 'an integer >= 0 (milliseconds; 0 turns it off)', c.limits.idleMemoryReturnMs);
   check(isPort(c.admin.port), 'admin.port', 'a port number 0-65535', c.admin.port);
   check(['open', 'closed'].includes(c.audit.failMode), 'audit.failMode', 'open or closed', c.audit.failMode);
   check(typeof c.audit.topic === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(c.audit.topic), 'audit.topic', 'a valid Kafka topic name', c.audit.topic);

@@ -14,6 +14,10 @@ export class ProxyMetrics {
     name: 'kafka_proxy_reused_read_buffers', help: 'Sockets reading into a buffer of their own (bulk Produce/Fetch traffic; 256 KiB per broker socket, 64 KiB per client socket, at most 64 MiB per process)',
     registers: [this.registry], collect() { this.set(reusedReadBuffers()); },
   });
+  readonly idleCollections = new client.Counter({
+    name: 'kafka_proxy_idle_gc_total', registers: [this.registry],
+    help: 'Minor garbage collections run while idle, to give back young-generation memory a burst made V8 take (limits.idleMemoryReturnMs)',
+  });
   readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });
   readonly connectionErrors = new client.Counter({ name: 'kafka_proxy_connection_errors_total', help: 'Connections closed by the proxy because of an error', labelNames: ['reason'], registers: [this.registry] });
   readonly requests = new client.Counter({ name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry] });
