@@ -244,6 +244,9 @@ if (data) {
     medRow('ProducerPerformance p99.9 (whole ms)', (m) => l[m].javaP999),
   ]);
   out(`kafkajs: one 1 KiB record every 5 ms, acks=1, ${l.direct.produceMs.length}/${l.relay.produceMs.length}/${l.proxy.produceMs.length} samples (direct/relay/proxy) pooled over the repetitions.`);
+  out(`ProducerPerformance: the median of each run's own percentiles, which include the broker's appends and the producer's batching (linger.ms=5) ` +
+    `and move by tens of ms from run to run here, direct included: p99 per run ${MODES.map((m) => `${m} ${l[m].javaP99.join(' / ')}`).join(', ')} ms. ` +
+    'The latency targets are read from the kafkajs rows, which time each record.');
   out();
   throughputTargets(data);
   const added = percentile(l.proxy.produceMs, 99) - percentile(l.direct.produceMs, 99);
@@ -292,17 +295,16 @@ if (idle.length > 0) {
     idle.map((r) => [r.target, r.connections.toLocaleString('en-US'), fmt(r.baselineRss / MiB, 1), fmt(r.rssAtOnce / MiB, 1), fmt(r.rss / MiB, 1),
       fmt((r.rssAtOnce - r.baselineRss) / r.connections / 1024, 1), fmt(r.bytesPerConnection / 1024, 1)]));
   out(`RSS before = with 10 warm-up connections open, after ${idle[0].settleSeconds} s idle. During a burst of connections V8 grows its young ` +
-    'generation and gives it back only in later garbage collections, which an idle proxy may not run for a long time (bench/idle-young-gen.ts): ' +
-    'the first step\'s figure includes that fixed part, the lines below the table leave it out. Kernel socket buffers are not in RSS.');
+    'generation; the proxy gives it back once idle (limits.idleMemoryReturnMs, a check every 10 s), so the "2 s after opening" figures carry ' +
+    'that part and the "idle" ones should not. The lines below the table give the RSS per connection added between steps, where any such ' +
+    'fixed part cancels out. Kernel socket buffers are not in RSS.');
   out();
   for (const t of [...new Set(idle.map((r) => r.target))]) {
     const r = idle.find((x) => x.target === t)!;
     out(`Idle CPU of the ${t} process (10 warm-up connections open, ${r.settleSeconds} s): ${r.idleCpuMsPerSec.toFixed(1)} ms per second.`);
   }
   out();
-  // The first step also pays for V8's young generation, grown during the burst of connections and kept until a
-  // garbage collection shrinks it (an idle process may not run one for a long time); between two steps, that
-  // fixed part cancels out.
+  // Between two steps, a fixed part (V8's young generation, if not yet given back) cancels out.
   for (const t of [...new Set(idle.map((r) => r.target))]) {
     const steps = idle.filter((x) => x.target === t).sort((a, b) => a.connections - b.connections);
     for (let i = 1; i < steps.length; i++) {

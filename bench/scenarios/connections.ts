@@ -38,11 +38,11 @@ async function rssNow(pids: number[]): Promise<number> {
 
 /**
  * RSS once the process has been idle for a while. During a burst of new connections V8 grows its young generation
- * (each connection's objects survive their first collections), and gives it back only in later garbage collections.
- * An idle proxy now runs almost none: with kafkajs' 1 ms timer loop (removed, see src/audit/kafkajs-idle-timer.ts)
- * RSS at 1,000 connections fell from 110.9 to 95.6 MiB within 20 s of idling; without it, it stays at 110.7 after
- * 50 s and 20 /metrics scrapes (bench/idle-young-gen.ts). So the first step also carries that fixed part;
- * the report adds the RSS per connection between steps, where it cancels out.
+ * (each connection's objects survive their first collections) and shrinks it only in a later scavenge at a low
+ * allocation rate, which an idle process does not run by itself: RSS at 1,000 connections stayed 15-30 MiB up for
+ * 50 s (bench/idle-young-gen.ts). The proxy runs that scavenge when idle (src/idle-memory.ts, every 10 s by default),
+ * so 20 s of idling covers at least one check after the burst. The relay does not, so its first step may carry that
+ * part; the report adds the RSS per connection between steps, where it cancels out.
  */
 const SETTLE_MS = QUICK ? 5_000 : 20_000;
 async function settledRss(pids: number[]): Promise<number> {
