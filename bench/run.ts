@@ -295,7 +295,7 @@ if (idle.length > 0) {
     idle.map((r) => [r.target, r.connections.toLocaleString('en-US'), fmt(r.baselineRss / MiB, 1), fmt(r.rssAtOnce / MiB, 1), fmt(r.rss / MiB, 1),
       fmt((r.rssAtOnce - r.baselineRss) / r.connections / 1024, 1), fmt(r.bytesPerConnection / 1024, 1)]));
   out(`RSS before = with 10 warm-up connections open, after ${idle[0].settleSeconds} s idle. During a burst of connections V8 grows its young ` +
-    'generation; the proxy gives it back once idle (limits.idleMemoryReturnMs, a check every 10 s), so the "2 s after opening" figures carry ' +
+    'generation; the proxy gives it back once idle (limits.idleMemoryReturnMs, a check every 5 s), so the "2 s after opening" figures carry ' +
     'that part and the "idle" ones should not. The lines below the table give the RSS per connection added between steps, where any such ' +
     'fixed part cancels out. Kernel socket buffers are not in RSS.');
   out();

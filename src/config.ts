@@ -100,7 +100,7 @@ export const DEFAULTS: ProxyConfig = {
   limits: {
     maxFrameBytes: 100 * 1024 * 1024, maxResponseFrameBytes: 100 * 1024 * 1024, maxAuditedRequestBytes: 1024 * 1024,
     maxConnections: 20_000, maxConnectionsPerAddress: 2_000, idleTimeoutMs: 10 * 60_000,
-    idleMemoryReturnMs: 10_000,
+    idleMemoryReturnMs: 5_000,
   },
   admin: { enabled: true, host: '127.0.0.1', port: 9099 },
   shutdown: { drainTimeoutMs: 15_000 },

@@ -7,9 +7,9 @@
  * the process is idle. Measured with bench/idle-young-gen.ts, 1,000 connections opened at once left RSS 15 MiB
  * above what it fell to at the next scavenge, for 50 s and more.
  *
- * So every `intervalMs`, if the event loop was busy less than 1 % of the interval and the young generation is
- * larger than at start, one minor GC runs (a scavenge: it moves only the live young objects, about a millisecond
- * here) and V8 shrinks the space. A busy process is left alone: it scavenges on its own. This is what the JVM's
+ * So every `intervalMs`, if the event loop was busy less than 1 % of the interval and the young generation has
+ * grown (see IdleMemoryCheck), one minor GC runs (a scavenge, which visits only the live young objects) and
+ * V8 shrinks the space. A busy process is left alone: it scavenges on its own. This is what the JVM's
  * G1PeriodicGCInterval does for the same reason (JEP 346). The gc function comes from V8's --expose-gc flag, set at
  * run time as jest does for its leak detector: it appears in a new context only, never among the proxy's globals.
  */
@@ -49,24 +49,29 @@ export interface IdleMemoryDeps {
   gc: MinorGc;
 }
 
+/** V8's young generation starts at 1 MiB and, shrunk, keeps about twice what is live in it: at or below this it is left alone. */
+export const SMALL_YOUNG_BYTES = 2 * 1024 * 1024;
 /**
- * The decision, apart from timers and V8: collect when idle and the young generation is above the smallest size
- * seen. A collection that does not shrink it (the live young objects need the room) raises that mark, so an idle
- * process does not collect again until the space grows further.
+ * The decision, apart from timers and V8: collect when idle and the young generation is larger than SMALL_YOUNG_BYTES
+ * and than it was after the last collection that shrank it. V8 keeps the space at a collection while the allocation
+ * rate it measured over the last seconds is high, as right after a burst, so a collection that did not shrink it is
+ * simply tried again at the next idle check (a scavenge of an idle process's young generation, which holds next to
+ * nothing by then, costs little).
  */
 export class IdleMemoryCheck {
-  private floor: number;
+  private mark = SMALL_YOUNG_BYTES;
 
-  constructor(private readonly deps: IdleMemoryDeps) { this.floor = deps.youngBytes(); }
+  constructor(private readonly deps: IdleMemoryDeps) {}
 
   /** One check; returns the young generation's size before and after when it ran a collection. */
   check(): { before: number; after: number } | undefined {
     const busy = this.deps.utilization() >= IDLE_UTILIZATION;
     const before = this.deps.youngBytes();
-    if (before < this.floor) this.floor = before;
-    if (busy || before <= this.floor) return undefined;
+    if (busy || before <= this.mark) return undefined;
     this.deps.gc();
-    return { before, after: this.deps.youngBytes() };
+    const after = this.deps.youngBytes();
+    if (after < before) this.mark = Math.max(SMALL_YOUNG_BYTES, after);
+    return { before, after };
   }
 }
 
