@@ -51,12 +51,12 @@ export interface IdleMemoryDeps {
 
 /** V8's young generation starts at 1 MiB and, shrunk, keeps about twice what is live in it: at or below this it is left alone. */
 export const SMALL_YOUNG_BYTES = 2 * 1024 * 1024;
+
 /**
  * The decision, apart from timers and V8: collect when idle and the young generation is larger than SMALL_YOUNG_BYTES
- * and than it was after the last collection that shrank it. V8 keeps the space at a collection while the allocation
- * rate it measured over the last seconds is high, as right after a burst, so a collection that did not shrink it is
- * simply tried again at the next idle check (a scavenge of an idle process's young generation, which holds next to
- * nothing by then, costs little).
+ * and than it was after the last collection that shrank it. V8 does not shrink the space at every such collection
+ * (some 18-25 s after a burst did not), so one that did not is simply tried again at the next idle check: a
+ * scavenge of an idle process's young generation, which holds next to nothing by then, costs little.
  */
 export class IdleMemoryCheck {
   private mark = SMALL_YOUNG_BYTES;

@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { reusedReadBuffers } from './proxy/reused-reads.js';
+import { reusedReadBufferBytes, reusedReadBuffers } from './proxy/reused-reads.js';
 
 /**
  * All Prometheus metrics of the proxy, in one registry so a test or a second proxy instance in the same
@@ -13,6 +13,10 @@ export class ProxyMetrics {
   readonly reusedReadBuffers = new client.Gauge({
     name: 'kafka_proxy_reused_read_buffers', help: 'Sockets reading into a buffer of their own (bulk Produce/Fetch traffic; 256 KiB per broker socket, 64 KiB per client socket, at most 64 MiB per process)',
     registers: [this.registry], collect() { this.set(reusedReadBuffers()); },
+  });
+  readonly reusedReadBufferBytes = new client.Gauge({
+    name: 'kafka_proxy_reused_read_buffer_bytes', help: 'Bytes of the buffers counted by kafka_proxy_reused_read_buffers',
+    registers: [this.registry], collect() { this.set(reusedReadBufferBytes()); },
   });
   readonly idleCollections = new client.Counter({
     name: 'kafka_proxy_idle_gc_total', registers: [this.registry],

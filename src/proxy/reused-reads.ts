@@ -43,6 +43,9 @@ let heldBytes = 0;
 /** Sockets currently reading into a buffer of their own (for the metric). */
 export function reusedReadBuffers(): number { return held; }
 
+/** Bytes of those buffers (for the metric: broker and client sockets read different sizes). */
+export function reusedReadBufferBytes(): number { return heldBytes; }
+
 interface OnreadFields { buffer: symbol; callback: symbol; generator: symbol }
 interface Handle { useUserBuffer?: (buf: Uint8Array) => void }
 

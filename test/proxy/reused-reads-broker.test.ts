@@ -21,6 +21,7 @@ import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { proxiedTopic, type ProxiedTopic } from '../harness/proxied-topic.js';
 import { metricValue, type TestProxy } from '../harness/proxy.js';
 import { decodeResponse, fetchBody, kafkaRequest, RawConnection, topicMetadata } from '../harness/raw.js';
+import { RESPONSE_READ_BYTES } from '../../src/proxy/reused-reads.js';
 
 const MiB = 1024 * 1024;
 const RECORD_BYTES = 64 * 1024;
@@ -101,18 +102,21 @@ describe('bulk traffic through reused read buffers', () => {
       if (i % 3 === 0) frames.push({ kind: 'apiversions', frame: kafkaRequest(18, 3, id++, { ClientSoftwareName: 'raw-test', ClientSoftwareVersion: '1' }) });
     }
     let buffersWhileOpen = 0;
+    let bufferBytesWhileOpen = 0;
     const run = async (port: number): Promise<Buffer[]> => {
       const c = await RawConnection.open(port);
       const done = responses(c, frames.length);
       for (const f of frames) c.write(f.frame);
       const got = await done;
       buffersWhileOpen = await metricValue(proxy.metrics, 'kafka_proxy_reused_read_buffers');
+      bufferBytesWhileOpen = await metricValue(proxy.metrics, 'kafka_proxy_reused_read_buffer_bytes');
       c.close();
       return got;
     };
     const direct = await run(brokerPort);
     const viaProxy = await run(proxyPort);
     assert.ok(buffersWhileOpen >= 1, 'the proxy\'s broker socket for this connection read into a reused buffer');
+    assert.ok(bufferBytesWhileOpen >= RESPONSE_READ_BYTES, `kafka_proxy_reused_read_buffer_bytes counts a broker socket's ${RESPONSE_READ_BYTES} bytes (${bufferBytesWhileOpen})`);
     let fetchBytes = 0;
     for (const [i, f] of frames.entries()) {
       assert.equal(viaProxy[i].readInt32BE(0), i + 1, 'responses in request order');
