@@ -4,6 +4,9 @@
  * scrapes, and 10 s after those. Run it against two versions of the code to compare them:
  *
  *   npx tsx bench/idle-young-gen.ts [path/to/cli.ts]     (default src/cli.ts; an old tree as in bench/compare.ts)
+ *
+ * or with the proxy's idle memory return off (KAP_LIMITS_IDLE_MEMORY_RETURN_MS=0 in the environment) or with Node
+ * flags for the proxy (NODE_FLAGS='--max-semi-space-size=4'); runs side by side each start their own broker.
  */
 import { startBenchCluster } from './lib/cluster.js';
 import { startProxyProcess, procMemory } from './lib/procs.js';

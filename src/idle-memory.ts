@@ -2,9 +2,8 @@
  * Gives back the memory V8 keeps after a burst, once the process has gone idle.
  *
  * A burst of work (a thousand connections opening at once, a storm of admin requests) makes V8 grow its young
- * generation, up to 3 x 16 MiB. V8 shrinks it again only in a later scavenge that finds the allocation rate low,
- * and a proxy with nothing to do allocates nothing, so that scavenge never comes: the memory stays for as long as
- * the process is idle. Measured with bench/idle-young-gen.ts, 1,000 connections opened at once left RSS 15 MiB
+ * generation, up to 3 x 16 MiB. V8 shrinks it again at a later collection, and a proxy with nothing to do allocates
+ * nothing, so no collection comes: the memory stays for as long as the process is idle. Measured with bench/idle-young-gen.ts, 1,000 connections opened at once left RSS 15 MiB
  * above what it fell to at the next scavenge, for 50 s and more.
  *
  * So every `intervalMs`, if the event loop was busy less than 1 % of the interval and the young generation has

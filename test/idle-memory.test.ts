@@ -58,9 +58,9 @@ test('a collection that did not shrink the space is tried again at the next idle
   assert.equal(s.gcs(), 2);
 });
 
-// The child starts the checks, grows its new space with a burst of objects it keeps, then idles with checks every 500 ms. V8 shrinks
-// the space only once its allocation rate over the last ~5 s is low, so the first checks may not shrink it; the
-// child reports every collection the module ran and stops at the first that shrank the space (or after 20 s).
+// The child starts the checks, grows its new space with a burst of objects it keeps, then idles with checks every
+// 500 ms. V8 keeps the space at the first collections after a burst (here it let go about 6 s after), so the child
+// reports every collection the module ran and stops at the first that shrank the space (or after 20 s).
 const CHILD = `
 import { startIdleMemoryReturn, youngGenerationBytes } from ${JSON.stringify(fileURLToPath(new URL('../src/idle-memory.ts', import.meta.url)))};
 const collections = [];
@@ -76,7 +76,7 @@ setTimeout(done, 20000);
 test('in a real process: after a burst, an idle check shrinks the young generation V8 grew', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], { timeout: 30_000 });
   const r = JSON.parse(stdout) as { start: number; grown: number; collections: Array<{ before: number; after: number }>; kept: number };
-  assert.ok(r.grown > r.start, `the burst grew the young generation (${r.start / MiB} -> ${r.grown / MiB} MiB)`);
+  assert.ok(r.grown > SMALL_YOUNG_BYTES, `the burst left a grown young generation (${r.start / MiB} -> ${r.grown / MiB} MiB)`);
   const last = r.collections.at(-1);
   assert.ok(last, 'the idle check ran at least one collection');
   assert.ok(last.after < last.before, `a collection shrank the space (${JSON.stringify(r.collections)})`);

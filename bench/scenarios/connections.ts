@@ -38,10 +38,10 @@ async function rssNow(pids: number[]): Promise<number> {
 
 /**
  * RSS once the process has been idle for a while. During a burst of new connections V8 grows its young generation
- * (each connection's objects survive their first collections) and shrinks it only in a later scavenge at a low
- * allocation rate, which an idle process does not run by itself: RSS at 1,000 connections stayed 15-30 MiB up for
- * 50 s (bench/idle-young-gen.ts). The proxy runs that scavenge when idle (src/idle-memory.ts, every 5 s by default),
- * so 20 s of idling covers at least one check after the burst. The relay does not, so its first step may carry that
+ * (each connection's objects survive their first collections) and shrinks it only at a later collection, which an
+ * idle process does not run by itself: RSS at 1,000 connections stayed 15-30 MiB up for 50 s
+ * (bench/idle-young-gen.ts). The proxy runs one when idle (src/idle-memory.ts, a check every 5 s by default), so
+ * 20 s of idling covers several checks after the burst. The relay does not, so its first step may carry that
  * part; the report adds the RSS per connection between steps, where it cancels out.
  */
 const SETTLE_MS = QUICK ? 5_000 : 20_000;
