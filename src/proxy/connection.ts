@@ -64,7 +64,8 @@ const auditable = (apiKey: number) => AUDITED_API_KEYS.has(apiKey) || DATA_API_K
 export class ProxyConnection {
   readonly id = `c${nextConnectionId++}`;
   readonly info: ConnectionInfo;
-  private readonly log: Logger;
+  /** This connection's logger, made on first use: most connections never log, and each pino child holds about 450 bytes. */
+  private logger: Logger | undefined;
   private readonly inflight: InFlight[] = [];
   private readonly sasl = new SaslObserver();
   private readonly requests: FrameReader;
@@ -76,7 +77,8 @@ export class ProxyConnection {
   private hintScan: LeaderHintScan | undefined;
   private closed = false;
   private readonly reads: Array<{ release(): void }> = [];
-  private readonly reportedUndecodable = new Set<string>();
+  /** API/version/side keys already reported as undecodable on this connection (made on the first report). */
+  private reportedUndecodable: Set<string> | undefined;
   /** Responses waiting for new broker listeners to be bound (see holdUntil). */
   private heldOutput: Buffer[] | undefined;
   readonly remoteAddress: string;
@@ -92,7 +94,6 @@ export class ProxyConnection {
     this.info = {
       connectionId: this.id, clientAddress, principal: 'User:ANONYMOUS', securityProtocol: ctx.clientSecurityProtocol,
     };
-    this.log = ctx.log.child({ conn: this.id, client: clientAddress, listener: listenerName });
     const limits = ctx.config.limits;
     this.requests = new FrameReader({
       classify: (size, head) => this.classifyRequest(size, head),
@@ -104,6 +105,10 @@ export class ProxyConnection {
       onFrame: (frame, whole) => this.onResponseFrame(frame, whole),
       onPassthrough: (bytes, done) => this.onResponsePassthrough(bytes, done),
     }, limits.maxResponseFrameBytes, 64, 'response frame');
+  }
+
+  private get log(): Logger {
+    return this.logger ??= this.ctx.log.child({ conn: this.id, client: this.info.clientAddress, listener: this.listenerName });
   }
 
   /** Connects upstream, then starts relaying. Client bytes wait in the kernel until then (socket paused). */
@@ -323,8 +328,8 @@ export class ProxyConnection {
   private reportUndecodable(apiKey: number, version: number, side: string, err: Error): void {
     const key = `${apiKey}:${version}:${side}`;
     this.ctx.metrics.undecodable.inc({ ...apiLabels(apiKey, version), reason: side });
-    if (this.reportedUndecodable.has(key) || !this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
-    this.reportedUndecodable.add(key);
+    if (this.reportedUndecodable?.has(key) || !this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
+    (this.reportedUndecodable ??= new Set()).add(key);
     this.log.warn({ apiKey, api: apiName(apiKey), apiVersion: version, side, principal: this.info.principal, reason: err.message },
       'frame forwarded without decoding');
   }
@@ -544,7 +549,7 @@ export class ProxyConnection {
       this.ctx.metrics.connectionErrors.inc({ reason: errorReason });
       this.log.warn({ reason, kind: errorReason }, 'connection closed by the proxy');
     } else {
-      this.log.debug({ reason }, 'connection closed');
+      if (this.ctx.log.isLevelEnabled('debug')) this.log.debug({ reason }, 'connection closed');
     }
     for (const r of this.reads) r.release();
     this.emitAuth(this.sasl.onConnectionClosed());
