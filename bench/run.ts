@@ -261,10 +261,11 @@ if (pinned) {
   out();
   out(`The same throughput runs with the relay and proxy pinned to CPU ${own} and the broker and every client to CPU${shared.includes('-') ? 's' : ''} ${shared} (taskset), as in a ` +
     'deployment where the proxy runs on its own host or cores. Proxy / relay is the like-for-like figure here: whether the proxy, given a CPU, ' +
-    'slows the path more than a byte relay does. Against direct, the relayed paths come out ahead: they bring one more CPU, whose process ' +
+    'slows the path more than a byte relay does. Against direct the comparison is uneven: the relayed paths bring one more CPU, whose process ' +
     'does part of the loopback TCP work (its CPU time per MB is higher than in the shared-CPU table) and buffers between client and broker, ' +
-    'while direct runs everything on the shared CPUs. So these rows are not counted against the 0.95x targets below, which come from the ' +
-    'shared-CPU table.');
+    'while direct runs broker and clients on the shared CPUs alone, and its figures swing most from run to run (ConsumerPerformance most of ' +
+    'all); the relayed paths may come out ahead of it or behind. So these rows are not counted against the 0.95x targets below, which come ' +
+    'from the shared-CPU table.');
   out();
   throughputTable(pinned.results);
 }

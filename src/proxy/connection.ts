@@ -548,8 +548,8 @@ export class ProxyConnection {
     if (errorReason && errorReason !== 'idle_timeout') {
       this.ctx.metrics.connectionErrors.inc({ reason: errorReason });
       this.log.warn({ reason, kind: errorReason }, 'connection closed by the proxy');
-    } else {
-      if (this.ctx.log.isLevelEnabled('debug')) this.log.debug({ reason }, 'connection closed');
+    } else if (this.ctx.log.isLevelEnabled('debug')) {
+      this.log.debug({ reason }, 'connection closed'); // checked first: logging through this.log would make the child logger
     }
     for (const r of this.reads) r.release();
     this.emitAuth(this.sasl.onConnectionClosed());

@@ -67,7 +67,7 @@ test('a request held back by broker throttling is sent when the throttle ends', 
   q.destroy();
 });
 
-test('a throttle with nothing pending still schedules one check, and requests pushed later are sent', async () => {
+test('several requests pushed during a throttle are all sent when it ends', async () => {
   const q = queue(null);
   q.maybeThrottle(60);
   const first = push(q, 1);
