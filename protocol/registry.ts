@@ -22,7 +22,7 @@ export function isFlexible(message: MessageSchema, version: number): boolean {
 
 export const API_KEY = {
   Produce: 0, Fetch: 1, Metadata: 3, FindCoordinator: 10, SaslHandshake: 17, ApiVersions: 18,
-  CreateTopics: 19, DeleteTopics: 20, SaslAuthenticate: 36, DescribeCluster: 60,
+  CreateTopics: 19, DeleteTopics: 20, SaslAuthenticate: 36, CreateDelegationToken: 38, DescribeCluster: 60,
 } as const;
 
 /** Names of API keys for metrics and logs, including keys the proxy does not decode (Kafka 4.1 list). */

@@ -15,11 +15,13 @@ import { AuditChain } from './audit/chain.js';
 import { AuditPipeline } from './audit/pipeline.js';
 import { AuditRules, parseRulesConfig, type RulesConfig } from './audit/rules.js';
 import { KafkaAuditSink } from './audit/sink.js';
+import { AuditJournal } from './audit/journal.js';
 import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
 import { readFileSync } from 'node:fs';
 import { AuditBrowser } from './browser/index.js';
 import { startIdleMemoryReturn } from './idle-memory.js';
+import { installRejectionGuard } from './process-guard.js';
 
 export interface App {
   config: ProxyConfig;
@@ -75,10 +77,12 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.log.level);
   setLogger(log);
   const metrics = new ProxyMetrics();
+  installRejectionGuard(log, metrics);
   const proxy = new ProxyServer(config, { metrics, log: log.child({ component: 'proxy' }) });
 
   let pipeline: AuditPipeline | undefined;
   let sink: KafkaAuditSink | undefined;
+  let journal: AuditJournal | undefined;
   if (config.audit.enabled) {
     const a = config.audit;
     const rulesConfig = auditRulesConfig(a);
@@ -100,7 +104,12 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       clusterId: () => a.clusterId ?? proxy.clusterId(),
     });
     proxy.auditor = pipeline;
-    await sink.start();
+    await sink.start(); // takes the spool directory's lock, which covers the journal beside it
+    const opened = a.writeAhead !== 'off' ? await AuditJournal.open({ dir: join(a.spool.dir, 'journal'), fsync: a.spool.fsync }) : undefined;
+    journal = opened?.journal;
+    if (journal) pipeline.useJournal(journal, a.writeAhead);
+    // Operations the previous run wrote ahead but never saw answered: recorded before anything new is accepted.
+    if (opened && opened.recovered.length > 0) await pipeline.recoverOpen(opened.recovered);
   }
 
   await proxy.start();
@@ -152,6 +161,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         await pipeline.lifecycle('stopped', { reason: 'shutdown' });
         await pipeline.close();
       }
+      await journal?.close();
       await browser?.stop();
       await admin?.stop();
     },

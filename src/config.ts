@@ -88,6 +88,13 @@ export interface AuditConfig {
   /** Cluster id used in event CRNs; discovered from the audit cluster when not set. */
   clusterId?: string;
   failMode: 'open' | 'closed';
+  /**
+   * Which audited requests have their operations written to the local journal (fsync per the spool policy)
+   * before they are forwarded: every audited API but Produce/Fetch ('management'), all of them, or none.
+   */
+  writeAhead: 'management' | 'all' | 'off';
+  /** A connection whose principal the proxy cannot tell: audit it as User:UNKNOWN ('record') or refuse its audited requests. */
+  unknownPrincipal: 'record' | 'refuse';
   spool: { dir: string; fsync: 'always' | 'never' | number; maxBytes: number };
   batch: { maxEvents: number; lingerMs: number };
   /** Raw rules section, validated by src/audit/rules.ts. */
@@ -106,7 +113,7 @@ export const DEFAULTS: ProxyConfig = {
   shutdown: { drainTimeoutMs: 15_000 },
   audit: {
     enabled: true, topic: 'confluent-audit-log-events', partitions: 3, replicationFactor: -1, retentionMs: 90 * 24 * 3600_000,
-    clientId: 'kafka-audit-proxy', failMode: 'open',
+    clientId: 'kafka-audit-proxy', failMode: 'open', writeAhead: 'management', unknownPrincipal: 'record',
     spool: { dir: './audit-spool', fsync: 'always', maxBytes: 1024 * 1024 * 1024 },
     batch: { maxEvents: 500, lingerMs: 20 },
     rules: {},
@@ -172,6 +179,8 @@ export function validate(c: ProxyConfig): ProxyConfig {
   check(isNonNegInt(c.limits.idleMemoryReturnMs), 'limits.idleMemoryReturnMs', 'an integer >= 0 (milliseconds; 0 turns it off)', c.limits.idleMemoryReturnMs);
   check(isPort(c.admin.port), 'admin.port', 'a port number 0-65535', c.admin.port);
   check(['open', 'closed'].includes(c.audit.failMode), 'audit.failMode', 'open or closed', c.audit.failMode);
+  check(['management', 'all', 'off'].includes(c.audit.writeAhead), 'audit.writeAhead', 'management, all or off', c.audit.writeAhead);
+  check(['record', 'refuse'].includes(c.audit.unknownPrincipal), 'audit.unknownPrincipal', 'record or refuse', c.audit.unknownPrincipal);
   check(typeof c.audit.topic === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(c.audit.topic), 'audit.topic', 'a valid Kafka topic name', c.audit.topic);
   check(isPosInt(c.audit.partitions), 'audit.partitions', 'a positive integer', c.audit.partitions);
   check(c.audit.spool.fsync === 'always' || c.audit.spool.fsync === 'never' || isPosInt(c.audit.spool.fsync),

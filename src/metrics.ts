@@ -58,6 +58,9 @@ export class ProxyMetrics {
   readonly auditReplayed = new client.Counter({ name: 'kafka_audit_events_replayed_total', help: 'Spooled audit events delivered after the audit cluster came back', registers: [this.registry] });
   readonly auditDropped = new client.Counter({ name: 'kafka_audit_events_dropped_total', help: 'Audit events lost (should stay 0; non-zero only when the spool is full in fail-open mode)', labelNames: ['reason'], registers: [this.registry] });
   readonly auditFiltered = new client.Counter({ name: 'kafka_audit_events_filtered_total', help: 'Operations not audited because a rule excluded them or they were deduplicated', labelNames: ['reason'], registers: [this.registry] });
+  readonly internalErrors = new client.Counter({ name: 'kafka_proxy_internal_errors_total', help: 'Errors the proxy caught at the process level (should stay 0: each is a bug, logged at error level)', labelNames: ['kind'], registers: [this.registry] });
+  readonly unknownPrincipal = new client.Counter({ name: 'kafka_proxy_unknown_principal_total', help: 'SASL logins the broker accepted whose principal the proxy could not tell (audited as User:UNKNOWN)', labelNames: ['mechanism'], registers: [this.registry] });
+  readonly writeAheadOpen = new client.Gauge({ name: 'kafka_audit_write_ahead_open', help: 'Audited requests written ahead whose outcome events are not yet durable', registers: [this.registry] });
   readonly auditRefused = new client.Counter({ name: 'kafka_audit_operations_refused_total', help: 'Audited operations refused in fail-closed mode because their events could not be made durable', labelNames: ['api'], registers: [this.registry] });
   readonly auditSpoolBytes = new client.Gauge({ name: 'kafka_audit_spool_bytes', help: 'Bytes in the local audit spool waiting for replay', registers: [this.registry] });
   readonly auditSinkLag = new client.Gauge({ name: 'kafka_audit_sink_pending_events', help: 'Audit events accepted but not yet acknowledged by the audit cluster', registers: [this.registry] });
@@ -109,6 +112,11 @@ export const AUDIT_DROP_REASONS = ['internal_error', 'extract_error', 'too_large
  * Produce partitions, ... report failures only there), otherwise 0. One code per response, so the series of an
  * API still add up to its number of responses.
  */
+/** SASL mechanism as a metric label: the known ones by name, anything a client made up as "other". */
+export function mechanismLabel(mechanism: string): string {
+  return /^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|OAUTHBEARER|GSSAPI)$/.test(mechanism) ? mechanism : 'other';
+}
+
 export function responseErrorCode(body: Record<string, unknown>): number {
   const top = body.ErrorCode;
   if (typeof top === 'number' && top !== 0) return top;

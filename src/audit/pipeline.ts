@@ -15,7 +15,9 @@
  */
 import { buildAuditEvent, buildLifecycleEvent, lifecycleMethod, type AuditEvent, type EventContext, type LifecycleKind } from './event.js';
 import type { AuditChain } from './chain.js';
+import type { AuditJournal, OpenIntent } from './journal.js';
 import type { AuditOperation } from './operation.js';
+import { categoryOf } from './extract.js';
 import { AuditRules, Deduper, parseRulesConfig, type AuditRulesOptions, type DedupeFold, type RulesConfig } from './rules.js';
 import type { FailMode } from './sink.js';
 import { log } from '../log.js';
@@ -23,7 +25,10 @@ import type { ProxyMetrics } from '../metrics.js';
 
 /** What the pipeline needs from a sink (KafkaAuditSink implements it; tests can use a fake). */
 export interface AuditSinkLike {
-  submit(event: AuditEvent, topic: string): Promise<void>;
+  /** Resolves once the event is durable; rejects when it is not and `strict` (default: fail-closed mode) is set. */
+  submit(event: AuditEvent, topic: string, strict?: boolean): Promise<void>;
+  /** Whether events of `bytes` in all can be made durable now (fail-closed admission); absent = always. */
+  canAccept?(bytes: number): boolean;
   close(): Promise<void>;
   on?(event: 'degraded' | 'recovered', listener: (details: Record<string, unknown>) => void): unknown;
 }
@@ -47,7 +52,16 @@ export interface AuditPipelineOptions {
   maxEventBytes?: number;
   /** Options for rules built by reloadRules. Default: the options the initial rules were built with. */
   rulesOptions?: AuditRulesOptions;
+  /** The write-ahead journal; without it no operation is written ahead. */
+  journal?: AuditJournal;
+  /** Which audited APIs are written ahead: every one but Produce/Fetch (default), all, or none. */
+  writeAhead?: WriteAheadMode;
 }
+
+export type WriteAheadMode = 'management' | 'all' | 'off';
+
+/** The message of an event recovered from the write-ahead journal after a crash. */
+export const OUTCOME_UNKNOWN = 'outcome unknown: the proxy stopped after this request was written ahead and before the broker\'s answer was recorded';
 
 const plog = () => log.child({ component: 'audit-pipeline' });
 
@@ -63,6 +77,8 @@ export class AuditPipeline {
   private readonly maxEventBytes: number;
   private stoppedRecorded = false;
   private closed = false;
+  private journal?: AuditJournal;
+  private writeAhead: WriteAheadMode = 'off';
 
   constructor(opts: AuditPipelineOptions) {
     this.rules = opts.rules;
@@ -77,28 +93,99 @@ export class AuditPipeline {
     this.rulesOptions = opts.rulesOptions ?? opts.rules.options;
     this.maxEventBytes = opts.maxEventBytes ?? 65536;
     this.deduper = this.makeDeduper(this.rules.config);
-    this.sink.on?.('degraded', (d) => { void this.lifecycle('sink-degraded', d); });
-    this.sink.on?.('recovered', (d) => { void this.lifecycle('sink-recovered', d); });
+    if (opts.journal) this.useJournal(opts.journal, opts.writeAhead ?? 'management');
+    // No client waits for these; a failure to make them durable is logged by the sink (in either mode).
+    this.sink.on?.('degraded', (d) => { this.settle(this.lifecycle('sink-degraded', d)); });
+    this.sink.on?.('recovered', (d) => { this.settle(this.lifecycle('sink-recovered', d)); });
+  }
+
+  /** Writes requests ahead from now on (the journal is opened once the sink holds the spool directory's lock). */
+  useJournal(journal: AuditJournal, mode: WriteAheadMode): void {
+    this.journal = journal;
+    this.writeAhead = mode;
   }
 
   /** The rules in force. */
   get currentRules(): AuditRules { return this.rules; }
 
   /**
-   * Whether operations of an API are wanted at all, so the proxy can skip decoding: Produce (0) and Fetch (1)
-   * only when the produce/consume categories are not off; everything else always (denials are kept anyway).
+   * In fail-closed mode, why a request with these operations must be refused before it is forwarded: their
+   * events, and those of every request still waiting for its outcome, could not all be made durable now (the
+   * audit cluster is unreachable and the spool lacks the room). undefined when the request may proceed. A request
+   * is admitted or refused whole, however many resources it names.
    */
-  /**
-   * In fail-closed mode, why an audited operation must be refused now (its event could not be made durable:
-   * the audit cluster is unreachable and the spool is full); undefined when operations may proceed.
-   */
-  refusal(): string | undefined {
-    if (this.failMode !== 'closed' || this.closed) return this.closed && this.failMode === 'closed' ? 'the audit pipeline is closed' : undefined;
-    const canAccept = (this.sink as { canAccept?: () => boolean }).canAccept;
-    if (!canAccept || canAccept.call(this.sink)) return undefined;
+  admission(ops: readonly AuditOperation[]): string | undefined {
+    if (this.failMode !== 'closed') return undefined;
+    if (this.closed) return 'kafka-audit-proxy (fail-closed): the audit pipeline is closed';
+    const canAccept = this.sink.canAccept;
+    if (!canAccept) return undefined;
+    // An outcome event is its operation plus a result and the event envelope: twice the operation's JSON bounds it.
+    let need = 0;
+    for (const op of ops) need += 2 * jsonBytes(op) + 1024;
+    need += 2 * (this.journal?.openBytes ?? 0);
+    if (canAccept.call(this.sink, need)) return undefined;
     return 'kafka-audit-proxy (fail-closed): the audit log cannot record this operation now (audit cluster unreachable and local spool full)';
   }
 
+  /** Whether requests of this API are written ahead (see WriteAheadMode) under the rules in force. */
+  writeAheadFor(apiKey: number): boolean {
+    if (this.writeAhead === 'off') return false;
+    const c = this.rules.config.categories;
+    switch (categoryOf(apiKey)) {
+      case 'produce': return this.writeAhead === 'all' && c.produce !== 'off';
+      case 'consume': return this.writeAhead === 'all' && c.consume !== 'off';
+      case 'describe': return c.describe;
+      case 'management': return c.management;
+      default: return false;
+    }
+  }
+
+  /** Writes a request's operations ahead; resolves with the id to complete() once they are durable. */
+  intend(ops: AuditOperation[]): Promise<string> {
+    const journal = this.journal;
+    if (!journal) return Promise.reject(new Error('no write-ahead journal'));
+    return journal.begin(ops).then((id) => { this.metrics?.writeAheadOpen.set(journal.openCount); return id; });
+  }
+
+  /**
+   * Records the outcome of a request's operations; once every event is durable, strikes the request off the
+   * journal. An event that is not durable leaves it open: the next start records it with outcome unknown.
+   */
+  complete(intent: string | undefined, ops: AuditOperation[]): void {
+    if (intent === undefined) { for (const op of ops) this.settle(this.record(op)); return; }
+    const journal = this.journal!;
+    const all: Promise<void>[] = [];
+    for (const op of ops) {
+      const r = this.record(op, true);
+      if (r) all.push(r);
+    }
+    Promise.all(all).then(() => { journal.finish(intent); this.metrics?.writeAheadOpen.set(journal.openCount); }, (e) => {
+      plog().error({ err: e, intent, method: ops[0]?.method }, 'audit outcome event not durable; the operation stays in the write-ahead journal and is recorded (outcome unknown) at the next start');
+    });
+  }
+
+  /** Strikes off a request that was written ahead but never forwarded (its connection closed meanwhile). */
+  abandon(intent: string): void { this.journal?.finish(intent); }
+
+  /**
+   * Records the operations a previous run left open in the journal, with outcome unknown, and strikes each off
+   * once its events are durable. Resolves when all were tried.
+   */
+  async recoverOpen(open: OpenIntent[]): Promise<number> {
+    let n = 0;
+    for (const intent of open) {
+      const ops = intent.ops.map((op) => ({ ...op, result: { message: OUTCOME_UNKNOWN } }));
+      const all = ops.map((op) => this.record(op, true)).filter((p): p is Promise<void> => p !== undefined);
+      try {
+        await Promise.all(all);
+        this.journal?.finish(intent.id);
+        n += ops.length;
+      } catch (e) {
+        plog().error({ err: e, intent: intent.id }, 'recovered audit operation not durable; it stays in the write-ahead journal');
+      }
+    }
+    return n;
+  }
   wants(apiKey: number): boolean {
     const c = this.rules.config.categories;
     if (apiKey === 0) return c.produce !== 'off';
@@ -106,22 +193,25 @@ export class AuditPipeline {
     return true;
   }
 
-  /** Audits one operation (see the module comment for the return value). */
-  record(op: AuditOperation): void | Promise<void> {
+  /**
+   * Audits one operation (see the module comment for the return value). `strict`: return a promise that rejects
+   * when the event is not durable, whatever the fail mode (write-ahead completion needs to know).
+   */
+  record(op: AuditOperation, strict = false): void | Promise<void> {
     try {
       if (this.closed) throw new Error('audit pipeline is closed');
       const decision = this.rules.decide(op);
       if (!decision.keep) {
         this.metrics?.auditFiltered.inc({ reason: decision.reason ?? 'rule' });
-        return this.done();
+        return this.done(strict);
       }
       if (this.deduper && op.category !== 'lifecycle' && !this.deduper.offer(op)) {
         this.metrics?.auditFiltered.inc({ reason: 'dedupe' });
-        return this.done();
+        return this.done(strict);
       }
-      return this.emit(buildAuditEvent(op, this.ctx), decision.topic);
+      return this.emit(buildAuditEvent(op, this.ctx), decision.topic, strict);
     } catch (e) {
-      return this.internalError(e, op.method);
+      return this.internalError(e, op.method, strict);
     }
   }
 
@@ -191,13 +281,18 @@ export class AuditPipeline {
     }
   }
 
-  private emit(event: AuditEvent, topic: string): void | Promise<void> {
+  private emit(event: AuditEvent, topic: string, strict = false): void | Promise<void> {
     this.limitSize(event);
     this.chain.seal(event, topic);
     this.metrics?.auditEvents.inc({ type: event.type, method: event.data.methodName });
-    const p = this.sink.submit(event, topic);
-    if (this.failMode === 'closed') return p;
+    const p = this.sink.submit(event, topic, strict || this.failMode === 'closed');
+    if (strict || this.failMode === 'closed') return p;
     p.catch((e) => plog().error({ err: e, ceId: event.id }, 'audit event not durable'));
+  }
+
+  /** Takes a result no client waits for: a failure was logged and counted by the sink already. */
+  private settle(r: void | Promise<void>): void {
+    if (r) r.catch(() => undefined);
   }
 
   private limitSize(event: AuditEvent): void {
@@ -209,15 +304,19 @@ export class AuditPipeline {
     plog().warn({ method: d.methodName, ceId: event.id, originalBytes: bytes, maxEventBytes: this.maxEventBytes }, 'audit event too large; details truncated');
   }
 
-  private done(): void | Promise<void> {
-    return this.failMode === 'closed' ? Promise.resolve() : undefined;
+  private done(strict = false): void | Promise<void> {
+    return strict || this.failMode === 'closed' ? Promise.resolve() : undefined;
   }
 
-  private internalError(e: unknown, method: string): void | Promise<void> {
+  private internalError(e: unknown, method: string, strict = false): void | Promise<void> {
     this.metrics?.auditDropped.inc({ reason: 'internal_error' });
     plog().error({ err: e, method }, 'audit event could not be built or recorded');
-    if (this.failMode === 'closed') return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    if (strict || this.failMode === 'closed') return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
+}
+
+function jsonBytes(op: AuditOperation): number {
+  return JSON.stringify(op, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)).length;
 }
 
 function isParsedRules(cfg: unknown): cfg is RulesConfig {

@@ -113,6 +113,8 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   private readonly ensured = new Set<string>();
 
   private queue: Pending[] = [];
+  /** Bytes of the values in `queue` (see canAccept). */
+  private queuedBytes = 0;
   private firstQueuedAt = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
@@ -152,7 +154,8 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   canAccept(eventBytes = 64 * 1024): boolean {
     if (this.state === 'up') return true;
     if (this.state === 'closed' || !this.spool) return false;
-    return this.spool.diskBytes + eventBytes <= this.spool.maxBytes;
+    // Events accepted but not yet in the spool will take their room there first.
+    return this.spool.diskBytes + this.queuedBytes + eventBytes <= this.spool.maxBytes;
   }
 
   get pending(): number { return this.queue.length + this.inFlight + (this.spool?.pendingRecords ?? 0); }
@@ -188,8 +191,8 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
    * spool. In fail-closed mode rejects (AuditNotDurableError) when it is neither; in fail-open mode such an
    * event is counted as dropped, logged, and the promise resolves.
    */
-  submit(event: AuditEvent, topic: string): Promise<void> {
-    return this.enqueue(eventToRecord(event, topic), this.failMode === 'closed');
+  submit(event: AuditEvent, topic: string, strict = this.failMode === 'closed'): Promise<void> {
+    return this.enqueue(eventToRecord(event, topic), strict);
   }
 
   /** Submits events and resolves once all are durable; rejects if any is not, regardless of the fail mode. */
@@ -238,6 +241,7 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       }
       if (this.queue.length === 0) this.firstQueuedAt = Date.now();
       this.queue.push({ record, strict, resolve, reject });
+      this.queuedBytes += record.value.length;
       this.updateLag();
       const batchSize = this.cfg.batchSize ?? 500;
       if (this.queue.length >= batchSize) this.wake();
@@ -267,6 +271,7 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
 
   private take(max: number): Pending[] {
     const batch = this.queue.splice(0, max);
+    for (const p of batch) this.queuedBytes -= p.record.value.length;
     if (this.queue.length > 0) this.firstQueuedAt = Date.now();
     return batch;
   }

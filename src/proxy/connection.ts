@@ -2,9 +2,15 @@
  * One client connection and its upstream broker connection.
  *
  * Requests flow client → broker and responses broker → client, in order (Kafka answers in request order on
- * a connection, so a FIFO of in-flight requests pairs them). Frames of APIs the proxy audits or rewrites are
- * buffered and decoded; everything else, including Produce and Fetch payloads, streams through chunk by
- * chunk after a look at its header. Anything the proxy fails to decode is forwarded untouched.
+ * a connection, so a FIFO of in-flight requests pairs them; a response that does not answer the oldest request
+ * closes the connection). Frames of APIs the proxy audits or rewrites are buffered and decoded; everything else,
+ * including Produce and Fetch payloads, streams through chunk by chunk after its header (and Produce's acks) has
+ * been read in full. An audited request that does not decode is not forwarded: the connection is closed.
+ *
+ * The proxy never guesses how the next client bytes are framed: after a SASL request (or a raw v0 token) it reads
+ * nothing more from the client until the broker has answered, since that answer decides whether raw tokens or
+ * Kafka requests follow, and under which principal. An audited request that is written ahead (see
+ * src/audit/journal.ts) holds the client's later bytes the same way until its operations are durable.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -26,7 +32,7 @@ import {
 } from './rewrite.js';
 import type { ProxyContext } from './context.js';
 import { REFUSABLE_API_KEYS, REFUSAL_CODE, refusalBody } from './reject.js';
-import { responseErrorCode } from '../metrics.js';
+import { mechanismLabel, responseErrorCode } from '../metrics.js';
 
 interface InFlight {
   header: RequestHeader;
@@ -35,10 +41,18 @@ interface InFlight {
   request?: Decoded;
   receivedAt: number;
   forwardedAt: number;
-  expectResponse: boolean;
   /** A response the proxy answers itself (fail-closed refusal), sent when this entry reaches the head. */
   synthetic?: Buffer;
+  /** The write-ahead record of this request's operations, struck off once their outcome events are durable. */
+  intent?: string;
+  /** The operations as written ahead (from the request alone). */
+  intentOps?: AuditOperation[];
 }
+
+/** SASL mechanisms whose v0 (raw token) exchange the proxy can follow to its end; others are refused on v0. */
+const V0_FOLLOWABLE = /^(PLAIN|SCRAM-SHA-(256|512)|OAUTHBEARER)$/;
+
+const NO_RESPONSE = 'no response: the connection closed before the broker answered';
 
 /** Which responses must be decoded: rewritten, observed, or paired with a decoded request for the audit. */
 const REWRITTEN = new Set<number>([API_KEY.ApiVersions, API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
@@ -81,6 +95,12 @@ export class ProxyConnection {
   private reportedUndecodable: Set<string> | undefined;
   /** Responses waiting for new broker listeners to be bound (see holdUntil). */
   private heldOutput: Buffer[] | undefined;
+  /** Client reads are held until the broker answers the SASL request (or raw token) just forwarded. */
+  private awaitingSasl = false;
+  /** A SASL exchange succeeded on this connection. */
+  private authenticated = false;
+  /** Authenticated, but the proxy cannot tell as whom (see audit.unknownPrincipal). */
+  private principalUnknown = false;
   readonly remoteAddress: string;
 
   constructor(
@@ -132,7 +152,7 @@ export class ProxyConnection {
     up.setNoDelay(true);
     up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error'));
     up.on('close', () => this.close('broker closed the connection'));
-    up.on('drain', () => client.resume());
+    up.on('drain', () => { if (!this.requests.isHeld) client.resume(); });
     client.on('drain', () => up.resume());
     // Everything one read yields leaves in one write (cork/uncork: a writev): a read holding many small frames
     // would otherwise go out as one tiny TCP segment per frame, which costs a syscall each and, pipelined by the
@@ -189,60 +209,82 @@ export class ProxyConnection {
     if (size < 8) throw new FrameError(`request frame of ${size} bytes is too short for a request header`, 'malformed');
     const apiKey = head.readInt16BE(0);
     const version = head.readInt16BE(2);
-    if (this.mustDecodeRequest(apiKey)) {
+    this.checkAuthState(apiKey);
+    const decode = this.mustDecodeRequest(apiKey);
+    if (decode) {
       const cap = this.ctx.config.limits.maxAuditedRequestBytes;
       if (size <= cap) return 'buffer';
       if (!DATA_API_KEYS.has(apiKey)) {
         throw new FrameError(`${apiName(apiKey)} request of ${size} bytes exceeds limits.maxAuditedRequestBytes (${cap}); ` +
           'it could not be audited, so it is not forwarded', 'too_large_to_audit');
       }
-      this.ctx.metrics.auditDropped.inc({ reason: 'too_large_to_audit' });
     }
+    // Streamed: only the header is read (and for Produce, the acks field), each in full: the in-flight queue, and
+    // with it the pairing of every later response, depends on knowing whether a response will come.
+    let header: RequestHeader;
+    try {
+      header = readRequestHeader(head, this.headerVersion(apiKey, version), false);
+    } catch (err) {
+      if (head.length < size) return 'more';
+      throw new FrameError(`request header does not decode (${(err as Error).message}); the stream cannot be followed`, 'malformed');
+    }
+    let expectResponse = true;
+    if (apiKey === API_KEY.Produce) {
+      const acks = this.produceAcks(size, head, header);
+      if (acks === undefined) return 'more';
+      expectResponse = acks !== 0;
+    }
+    if (decode) this.ctx.metrics.auditDropped.inc({ reason: 'too_large_to_audit' });
     // An API Kafka does not have, or a version our schema does not know: relayed as is, but counted and logged.
     const schema = apiSchema(apiKey);
     if (schema ? !inRange(version, schema.request.validVersions) : apiName(apiKey) === `Api${apiKey}`) {
       this.reportUndecodable(apiKey, version, 'request',
         new Error(schema ? `version ${version} is not in the schema (valid ${schema.request.validVersions})` : 'unknown API key'));
     }
-    // Streamed: only the header is read (and for Produce, the acks field).
     const now = performance.now();
-    let header: RequestHeader;
-    try {
-      header = readRequestHeader(head, this.headerVersion(apiKey, version), false);
-    } catch {
-      header = { apiKey, apiVersion: version, correlationId: head.readInt32BE(4), clientId: null, bodyOffset: -1 };
-    }
-    const expectResponse = apiKey !== API_KEY.Produce || this.produceAcks(head, header) !== 0;
-    this.track(header, undefined, now, expectResponse);
+    this.countRequest(apiKey, version);
+    if (expectResponse) this.inflight.push({ header, apiName: apiName(apiKey), receivedAt: now, forwardedAt: now });
     return 'stream';
+  }
+
+  /**
+   * On a SASL listener the broker takes nothing but ApiVersions and the SASL requests before a login succeeds
+   * (anything else closes the connection), with one exception the proxy cannot follow: a first frame that is not a
+   * Kafka request starts a raw GSSAPI exchange (Kafka 0.9 clients). Closing on both keeps the proxy's framing,
+   * and the principal it records, the broker's.
+   */
+  private checkAuthState(apiKey: number): void {
+    if (this.authenticated || !this.ctx.clientSecurityProtocol.startsWith('SASL')) return;
+    if (apiKey === API_KEY.ApiVersions || SASL.has(apiKey)) return;
+    throw new FrameError(`${apiName(apiKey)} request before SASL authentication succeeded: a SASL listener takes only ApiVersions, `
+      + 'SaslHandshake and SaslAuthenticate then; not forwarded', 'unauthenticated_request');
   }
 
   private mustDecodeRequest(apiKey: number): boolean {
     return SASL.has(apiKey) || apiKey === API_KEY.ApiVersions || (auditable(apiKey) && this.ctx.auditEnabled(apiKey));
   }
 
-  /** Reads Produce's acks from the frame head; a head too short to tell is assumed to expect a response. */
-  private produceAcks(head: Buffer, header: RequestHeader): number {
+  /**
+   * Reads Produce's acks from the frame head; undefined when the head is too short to tell (the frame reader then
+   * offers a longer one). A version the proxy's schema does not know cannot be followed: the connection is closed
+   * (ApiVersions answers through the proxy keep clients within the known versions).
+   */
+  private produceAcks(size: number, head: Buffer, header: RequestHeader): number | undefined {
     const schema = apiSchema(API_KEY.Produce)!.request;
-    if (header.bodyOffset < 0 || !inRange(header.apiVersion, schema.validVersions)) return -1;
+    if (!inRange(header.apiVersion, schema.validVersions)) {
+      throw new FrameError(`Produce v${header.apiVersion} is outside the versions the proxy knows (${schema.validVersions}): `
+        + 'whether the broker answers it cannot be read; not forwarded', 'unsupported_version');
+    }
     try {
       const off = skipperTo(schema, header.apiVersion, 'Acks')(head, header.bodyOffset);
-      return head.readInt16BE(off);
-    } catch {
-      return -1;
-    }
+      if (off + 2 <= head.length) return head.readInt16BE(off);
+    } catch { /* truncated: decided below */ }
+    if (head.length < size) return undefined;
+    throw new FrameError('Produce request ends before its acks field', 'malformed');
   }
 
   private countRequest(apiKey: number, version: number): void {
     this.ctx.metrics.requestsFor(apiKey, version, () => apiLabels(apiKey, version)).inc();
-  }
-
-  private track(header: RequestHeader, request: Decoded | undefined, receivedAt: number, expectResponse: boolean): void {
-    const name = apiName(header.apiKey);
-    this.countRequest(header.apiKey, header.apiVersion);
-    if (expectResponse) {
-      this.inflight.push({ header, apiName: name, request, receivedAt, forwardedAt: performance.now(), expectResponse });
-    }
   }
 
   /** `whole`: the frame with its size prefix, as received (forwarded as is). */
@@ -251,6 +293,7 @@ export class ProxyConnection {
     if (this.sasl.rawMode) {
       this.sasl.onClientToken(frame);
       this.toUpstream(whole);
+      this.awaitSaslAnswer();
       return;
     }
     const apiKey = frame.readInt16BE(0);
@@ -264,7 +307,7 @@ export class ProxyConnection {
       } catch (err) {
         // A request of an audited (or SASL) API that cannot be audited must not reach the broker: Kafka's own parser
         // is laxer (it ignores trailing bytes, for one), so forwarding would let such a request through unaudited.
-        if (SASL.has(apiKey) || AUDITED_API_KEYS.has(apiKey)) {
+        if (SASL.has(apiKey) || auditable(apiKey)) {
           const supported = inRange(version, schema.request.validVersions);
           throw new FrameError(`${apiName(apiKey)} v${version} request from ${this.info.principal} could not be decoded `
             + `(${(err as Error).message}); not forwarded, as it could not be audited`, supported ? 'malformed' : 'unsupported_version');
@@ -274,23 +317,101 @@ export class ProxyConnection {
     } else {
       this.reportUndecodable(apiKey, version, 'request', new Error('no schema for this API'));
     }
+    const entry: InFlight = { header, apiName: apiName(apiKey), request, receivedAt, forwardedAt: receivedAt };
     if (request) this.observeRequest(apiKey, version, request);
-    const refusal = request && REFUSABLE_API_KEYS.has(apiKey) ? this.ctx.auditRefusal() : undefined;
-    if (refusal && request && this.refuse(header, request, refusal, receivedAt)) return;
-    // Produce with acks=0 gets no response: not queued, audited now (when produce auditing decoded it).
-    const noResponse = apiKey === API_KEY.Produce && request?.Acks === 0;
-    this.track(header, request, receivedAt, !noResponse);
-    if (noResponse) {
-      this.auditPair({ header, apiName: 'Produce', request, receivedAt, forwardedAt: receivedAt, expectResponse: false }, undefined, false,
-        'acks=0: the broker sends no response');
+    if (SASL.has(apiKey)) {
+      this.forward(entry, whole, true);
+      this.awaitSaslAnswer();
+      return;
     }
-    this.toUpstream(whole);
+    if (request && auditable(apiKey) && this.ctx.auditEnabled(apiKey)) {
+      this.forwardAudited(entry, request, whole);
+      return;
+    }
+    this.forward(entry, whole, apiKey !== API_KEY.Produce || request?.Acks !== 0);
   }
 
-  /** Answers an audited request with a POLICY_VIOLATION response instead of forwarding it (fail-closed). */
-  private refuse(header: RequestHeader, request: Decoded, message: string, receivedAt: number): boolean {
+  /**
+   * An audited request: refused when its events cannot be made durable (fail-closed) or its principal is unknown
+   * (audit.unknownPrincipal: refuse); written ahead when the rules say so (nothing later on this connection is read
+   * until its operations are durable); then forwarded.
+   */
+  private forwardAudited(entry: InFlight, request: Decoded, whole: Buffer): void {
+    const { apiKey } = entry.header;
+    const expectResponse = apiKey !== API_KEY.Produce || request.Acks !== 0;
+    const writeAhead = this.ctx.writeAheadFor(apiKey);
+    const refusable = REFUSABLE_API_KEYS.has(apiKey);
+    if (this.principalUnknown && this.ctx.config.audit.unknownPrincipal === 'refuse') {
+      const message = 'kafka-audit-proxy: the audit log cannot tell who this connection authenticated as (audit.unknownPrincipal: refuse)';
+      if (refusable && this.refuse(entry, message)) return;
+      throw new FrameError(`${entry.apiName} from a connection whose principal is unknown: ${message}`, 'unknown_principal');
+    }
+    const ops = writeAhead || refusable ? this.operations(entry, undefined) : undefined;
+    const refusal = ops && refusable ? this.ctx.auditAdmission(ops) : undefined;
+    if (refusal && this.refuse(entry, refusal)) { if (process.env.INJECT_FAULT?.startsWith('forward-refused')) { const copy = Buffer.from(whole); setTimeout(() => { if (!this.closed) this.forward(entry, copy, true); }, process.env.INJECT_FAULT === 'forward-refused-late' ? 3000 : 0); } return; } // INJECT-TMP
+    if (!writeAhead || !ops || ops.length === 0) { this.forward(entry, whole, expectResponse); return; }
+    const frame = Buffer.from(whole); // the read buffer is reused once this returns
+    this.holdRequests();
+    this.ctx.intend(ops).then((intent) => {
+      if (this.closed) { this.ctx.abandonIntent(intent); return; }
+      entry.intent = intent;
+      entry.intentOps = ops;
+      this.forward(entry, frame, expectResponse);
+      this.releaseRequests();
+    }, (err: Error) => {
+      if (this.closed) return;
+      this.ctx.metrics.auditDropped.inc({ reason: 'write_ahead_failed' });
+      if (this.ctx.config.audit.failMode === 'closed') {
+        if (!this.refuse(entry, `kafka-audit-proxy (fail-closed): the audit log cannot record this operation now (${err.message})`)) {
+          this.close(`${entry.apiName} could not be written ahead (${err.message}); not forwarded`, 'write_ahead_failed');
+          return;
+        }
+      } else {
+        this.log.error({ err, api: entry.apiName }, 'write-ahead audit record failed; request forwarded (fail-open), its event follows the response');
+        this.forward(entry, frame, expectResponse);
+      }
+      this.releaseRequests();
+    });
+  }
+
+  /** Sends a request on; queues it for its response, or (acks=0 Produce) audits it at once. */
+  private forward(entry: InFlight, whole: Buffer, expectResponse: boolean): void {
+    entry.forwardedAt = performance.now();
+    this.countRequest(entry.header.apiKey, entry.header.apiVersion);
+    if (expectResponse) this.inflight.push(entry);
+    this.toUpstream(whole);
+    if (!expectResponse) this.auditPair(entry, undefined, false, 'acks=0: the broker sends no response');
+  }
+
+  /** Reads nothing more from the client until releaseRequests() (see the module comment). */
+  private holdRequests(): void {
+    this.requests.hold();
+    this.client.pause();
+  }
+
+  private releaseRequests(): void {
+    if (this.closed) return;
+    this.guard(() => this.requests.release());
+    if (!this.closed && !this.requests.isHeld && !this.upstream!.writableNeedDrain) this.client.resume();
+  }
+
+  private awaitSaslAnswer(): void {
+    this.awaitingSasl = true;
+    this.holdRequests();
+  }
+
+  /** The broker answered the SASL request or token the client reads were held for. */
+  private saslAnswered(): void {
+    if (!this.awaitingSasl) return;
+    this.awaitingSasl = false;
+    this.releaseRequests();
+  }
+
+  /** Answers an audited request with a POLICY_VIOLATION response instead of forwarding it. */
+  private refuse(entry: InFlight, message: string): boolean {
+    const { header, request, receivedAt } = entry;
     const schema = apiSchema(header.apiKey)!;
-    const body = refusalBody(header.apiKey, header.apiVersion, request, { code: REFUSAL_CODE, message });
+    const body = refusalBody(header.apiKey, header.apiVersion, request!, { code: REFUSAL_CODE, message });
     if (!body) return false;
     const flexible = inRange(header.apiVersion, schema.response.flexibleVersions);
     const head = Buffer.alloc(flexible ? 5 : 4);
@@ -298,7 +419,7 @@ export class ProxyConnection {
     this.countRequest(header.apiKey, header.apiVersion);
     this.ctx.metrics.auditRefused.inc({ api: apiName(header.apiKey) });
     this.log.warn({ api: apiName(header.apiKey), principal: this.info.principal, correlationId: header.correlationId }, message);
-    this.inflight.push({ header, apiName: apiName(header.apiKey), receivedAt, forwardedAt: receivedAt, expectResponse: true, synthetic: reframe(head, body) });
+    this.inflight.push({ header, apiName: apiName(header.apiKey), receivedAt, forwardedAt: receivedAt, synthetic: reframe(head, body) });
     this.flushSynthetic();
     return true;
   }
@@ -317,6 +438,10 @@ export class ProxyConnection {
       this.info.clientSoftwareName = request.ClientSoftwareName;
       this.info.clientSoftwareVersion = request.ClientSoftwareVersion;
     } else if (apiKey === API_KEY.SaslHandshake) {
+      if (version === 0 && !V0_FOLLOWABLE.test(request.Mechanism ?? '')) {
+        throw new FrameError(`SaslHandshake v0 for mechanism ${JSON.stringify(String(request.Mechanism).slice(0, 64))}: the raw token exchange that follows `
+          + 'cannot be followed to its end by the proxy (use a client that sends SaslAuthenticate); not forwarded', 'sasl_unsupported');
+      }
       this.sasl.onHandshakeRequest(request.Mechanism, version);
       this.info.saslMechanism = request.Mechanism;
     } else if (apiKey === API_KEY.SaslAuthenticate) {
@@ -342,20 +467,24 @@ export class ProxyConnection {
   // ---------------------------------------------------------------------------------------------------
   // broker → client
 
-  /** Pops the in-flight request answered by this correlation id (skipping acks=0 produces we could not see). */
+  /**
+   * Pops the oldest request in flight, which this response must answer: Kafka answers in order, so any other
+   * correlation id means the proxy no longer knows which request a response belongs to, and the connection closes.
+   */
   private pop(correlationId: number): InFlight {
     this.flushSynthetic();
-    while (this.inflight.length > 0) {
-      const next = this.inflight.shift()!;
-      if (next.header.correlationId === correlationId) return next;
-      this.log.debug({ correlationId: next.header.correlationId, api: next.apiName }, 'request had no response');
+    const next = this.inflight[0];
+    if (next?.header.correlationId !== correlationId) {
+      throw new FrameError(`response with correlation id ${correlationId} does not answer the oldest request in flight (`
+        + (next ? `${next.apiName}, correlation id ${next.header.correlationId}` : 'none') + '); the connection cannot be followed', 'unmatched_response');
     }
-    throw new FrameError(`response with correlation id ${correlationId} matches no request in flight`, 'malformed');
+    return this.inflight.shift()!;
   }
 
   private classifyResponse(size: number, head: Buffer): FrameMode {
     if (this.sasl.rawMode) return 'buffer';
     if (size < 4) throw new FrameError(`response frame of ${size} bytes is too short`, 'malformed');
+    this.flushSynthetic();
     const entry = this.inflight[0];
     const correlationId = head.readInt32BE(0);
     if (entry && entry.header.correlationId === correlationId && this.mustDecodeResponse(entry)) return 'buffer';
@@ -400,14 +529,16 @@ export class ProxyConnection {
   private onResponseFrame(frame: Buffer, whole: Buffer): void {
     if (this.sasl.rawMode) {
       // A raw v0 token from the broker: reaching us means the step succeeded (failure closes the socket).
-      this.emitAuth(this.sasl.onServerToken(0, ''));
+      this.emitAuth(this.sasl.onServerToken(0, '', frame));
       this.toClient(whole);
+      this.saslAnswered();
       return;
     }
     const entry = this.pop(frame.readInt32BE(0));
     const out = this.processResponse(entry, frame, whole);
     this.toClient(out);
     this.observeLatency(entry);
+    if (SASL.has(entry.header.apiKey)) this.saslAnswered();
   }
 
   /** Decodes, observes, audits and (where needed) rewrites one response; returns the frame to send. */
@@ -470,42 +601,70 @@ export class ProxyConnection {
       this.emitAuth(this.sasl.onHandshakeResponse(body.ErrorCode, kafkaError(body.ErrorCode).message));
     } else if (key === API_KEY.SaslAuthenticate) {
       const message = body.ErrorMessage ?? (body.ErrorCode ? kafkaError(body.ErrorCode).message : '');
-      this.emitAuth(this.sasl.onServerToken(body.ErrorCode, message));
+      this.emitAuth(this.sasl.onServerToken(body.ErrorCode, message, body.AuthBytes));
+    } else if (key === API_KEY.CreateDelegationToken && body.ErrorCode === 0 && body.TokenId && body.PrincipalName) {
+      this.ctx.tokenOwners.set(body.TokenId, `${body.PrincipalType}:${body.PrincipalName}`);
     }
   }
 
   private emitAuth(outcome: AuthOutcome | undefined): void {
     if (!outcome) return;
-    if (outcome.success) this.info.principal = outcome.principal;
+    // A delegation-token login (SCRAM with tokenauth=true) names the token; the broker authenticates its owner,
+    // known here when this proxy saw the token created.
+    const owner = outcome.tokenId !== undefined ? this.ctx.tokenOwners.get(outcome.tokenId) : undefined;
+    const known = outcome.tokenId !== undefined ? owner !== undefined : outcome.username !== undefined;
+    const principal = owner ?? (known ? outcome.principal : 'User:UNKNOWN');
+    if (outcome.success) {
+      this.authenticated = true;
+      this.info.principal = principal;
+      this.principalUnknown = !known;
+      if (!known) {
+        this.ctx.metrics.unknownPrincipal.inc({ mechanism: mechanismLabel(outcome.mechanism) });
+        this.log.warn({ mechanism: outcome.mechanism, tokenAuth: outcome.tokenId !== undefined || undefined, policy: this.ctx.config.audit.unknownPrincipal },
+          'SASL login accepted by the broker, but the proxy cannot tell the principal; this connection is audited as User:UNKNOWN');
+      }
+    }
     this.info.principalClaimed = outcome.claimed || undefined;
     const e = outcome.errorCode !== undefined ? kafkaError(outcome.errorCode) : undefined;
     this.ctx.audit({
-      category: 'authentication', method: 'Authentication', connection: { ...this.info, principal: outcome.principal },
+      category: 'authentication', method: 'Authentication', connection: { ...this.info, principal },
       resource: { type: 'Cluster', name: this.ctx.clusterId() }, operation: 'Authenticate',
       result: { errorCode: outcome.errorCode ?? (outcome.success ? 0 : undefined), errorName: outcome.success ? 'NONE' : e?.name, message: outcome.message },
-      details: { mechanism: outcome.mechanism, username: outcome.username, ...(outcome.claimed ? { principalClaimed: true } : {}) },
+      details: {
+        mechanism: outcome.mechanism,
+        ...(outcome.tokenId !== undefined ? { delegationTokenId: outcome.tokenId } : { username: outcome.username }),
+        ...(outcome.claimed ? { principalClaimed: true } : {}),
+        ...(outcome.success && !known ? { principalUnknown: true } : {}),
+      },
       timeMs: Date.now(),
     });
   }
 
-  /** Turns a decoded request (and its response, if any) into audit operations. */
+  /** The audit operations of a request and its response (undefined: none came). */
+  private operations(entry: InFlight, response: Decoded | undefined): AuditOperation[] {
+    return extractOperations(entry.header.apiKey, entry.request!, response, {
+      apiVersion: entry.header.apiVersion, correlationId: entry.header.correlationId, clientId: entry.header.clientId,
+      connection: { ...this.info }, timeMs: Date.now() - Math.round(performance.now() - entry.receivedAt), clusterId: this.ctx.clusterId(),
+      topicName: (id) => this.ctx.topicIds.get(id),
+    });
+  }
+
+  /** Turns a decoded request (and its response, if any) into audit operations and records them. */
   private auditPair(entry: InFlight, response: Decoded | undefined, undecodable: boolean, noResponseReason?: string): void {
     if (!entry.request || !auditable(entry.header.apiKey)) return;
     let ops: AuditOperation[];
     try {
-      ops = extractOperations(entry.header.apiKey, entry.request, response, {
-        apiVersion: entry.header.apiVersion, correlationId: entry.header.correlationId, clientId: entry.header.clientId,
-        connection: { ...this.info }, timeMs: Date.now() - Math.round(performance.now() - entry.receivedAt), clusterId: this.ctx.clusterId(),
-        topicName: (id) => this.ctx.topicIds.get(id),
-      });
+      ops = this.operations(entry, response);
     } catch (err) {
-      this.log.error({ err, api: entry.apiName }, 'audit extraction failed; operation not audited');
+      this.log.error({ err, api: entry.apiName }, 'audit extraction failed');
       this.ctx.metrics.auditDropped.inc({ reason: 'extract_error' });
-      return;
+      if (!entry.intentOps) return;
+      // Written ahead: the operations are recorded as written, with an outcome the proxy could not read.
+      ops = entry.intentOps.map((op) => ({ ...op, result: { message: `outcome unknown: the response could not be audited (${(err as Error).message})` } }));
     }
     if (undecodable) for (const op of ops) op.result.message ||= 'response could not be decoded';
     if (noResponseReason) for (const op of ops) op.result.message = noResponseReason;
-    for (const op of ops) this.ctx.audit(op);
+    this.ctx.auditOutcome(entry.intent, ops);
   }
 
   private observeLatency(entry: InFlight): void {
@@ -553,7 +712,7 @@ export class ProxyConnection {
     }
     for (const r of this.reads) r.release();
     this.emitAuth(this.sasl.onConnectionClosed());
-    for (const entry of this.inflight.splice(0)) this.auditPair(entry, undefined, false);
+    for (const entry of this.inflight.splice(0)) this.auditPair(entry, undefined, false, NO_RESPONSE);
     this.client.end();
     this.client.destroySoon?.();
     this.upstream?.end();

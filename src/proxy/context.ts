@@ -14,6 +14,8 @@ export interface ProxyContext {
   metrics: ProxyMetrics;
   brokers: BrokerMap;
   topicIds: TopicIdMap;
+  /** Delegation token id → owner principal, from CreateDelegationToken responses seen by this proxy. */
+  tokenOwners: { get(id: string): string | undefined; set(id: string, owner: string): unknown };
   /** Security protocol clients use to reach the proxy (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL). */
   clientSecurityProtocol: string;
   clusterId(): string;
@@ -26,8 +28,16 @@ export interface ProxyContext {
   audit(op: AuditOperation): void;
   /** Whether the audit rules want operations of this API at all (if not, its frames are not decoded). */
   auditEnabled(apiKey: number): boolean;
-  /** In fail-closed mode, why audited operations must be refused now (events cannot be made durable). */
-  auditRefusal(): string | undefined;
+  /** Whether requests of this API must have their operations durable (written ahead) before they are forwarded. */
+  writeAheadFor(apiKey: number): boolean;
+  /** Writes a request's operations ahead; resolves with the intent to pass to auditOutcome once durable. */
+  intend(ops: AuditOperation[]): Promise<string>;
+  /** Records the outcome events of a request (with its intent when it was written ahead). */
+  auditOutcome(intent: string | undefined, ops: AuditOperation[]): void;
+  /** Strikes off an intent whose request was never forwarded. */
+  abandonIntent(intent: string): void;
+  /** In fail-closed mode, why a request with these operations must be refused now (their events cannot be made durable). */
+  auditAdmission(ops: readonly AuditOperation[]): string | undefined;
   /** True the first time a given undecodable (api, version, side, principal) is seen process-wide. */
   reportUndecodableOnce(key: string): boolean;
   onConnectionClosed(conn: ProxyConnection): void;

@@ -8,9 +8,17 @@
  *
  * The size prefix stays with the frame's bytes until the frame is classified, so a frame that arrived in one
  * chunk is handed on as a slice of that chunk, prefix included: forwarding it unchanged copies nothing.
+ *
+ * `classify` may answer "more" when the head is too short to decide (a request header with a long client id or
+ * large tagged fields, a Produce whose acks field lies further in): it is asked again with a head twice as long,
+ * up to the whole frame, so a decision is never made on a guess.
+ *
+ * hold() stops the reader at the next frame boundary: later bytes stay buffered, unread, until release(). The
+ * connection holds while the broker's answer decides how the next bytes are framed (SASL) and while an audited
+ * request waits for its write-ahead record.
  */
 
-export type FrameMode = 'buffer' | 'stream';
+export type FrameMode = 'buffer' | 'stream' | 'more';
 
 export interface FrameHandler {
   classify(size: number, head: Buffer): FrameMode;
@@ -22,8 +30,12 @@ export interface FrameHandler {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Why a connection was closed; the label of kafka_proxy_connection_errors_total. */
+export type FrameErrorReason = 'oversized' | 'negative_size' | 'malformed' | 'unsupported_version' | 'too_large_to_audit'
+  | 'unmatched_response' | 'unauthenticated_request' | 'sasl_unsupported' | 'unknown_principal';
+
 export class FrameError extends Error {
-  constructor(message: string, readonly reason: 'oversized' | 'negative_size' | 'malformed' | 'unsupported_version' | 'too_large_to_audit') { super(message); this.name = 'FrameError'; }
+  constructor(message: string, readonly reason: FrameErrorReason) { super(message); this.name = 'FrameError'; }
 }
 
 export class FrameReader {
@@ -36,13 +48,31 @@ export class FrameReader {
   private remaining = 0;
   /** A frame went to onFrame as a slice of the current chunk (see retainsInput). */
   private lent = false;
+  /** Head bytes wanted for the current frame (grows when classify answers "more"). */
+  private headWant: number;
+  private held = false;
 
   constructor(
     private readonly handler: FrameHandler,
     private readonly maxFrameBytes: number,
     private readonly peekBytes = 1024,
     private readonly what = 'frame',
-  ) {}
+  ) {
+    this.headWant = peekBytes;
+  }
+
+  /** Stops reading at the next frame boundary; bytes pushed meanwhile are kept in order. */
+  hold(): void { this.held = true; }
+
+  get isHeld(): boolean { return this.held; }
+
+  /** Resumes reading, starting with what was kept while held. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.lent = false;
+    this.drain();
+  }
 
   /**
    * True when bytes of the chunk given to the last push() may still be referenced after it returned: a frame or
@@ -56,7 +86,7 @@ export class FrameReader {
 
   push(chunk: Buffer): void {
     this.lent = false;
-    if (this.mode === 'stream') {
+    if (this.mode === 'stream' && !this.held) {
       if (chunk.length <= this.remaining) {
         this.remaining -= chunk.length;
         const done = this.remaining === 0;
@@ -75,7 +105,7 @@ export class FrameReader {
     this.drain();
   }
 
-  private reset(): void { this.size = -1; this.mode = undefined; this.remaining = 0; }
+  private reset(): void { this.size = -1; this.mode = undefined; this.remaining = 0; this.headWant = this.peekBytes; }
 
   private take(n: number): Buffer {
     if (n === 0) return EMPTY; // a zero-size frame may end a chunk: there may be no chunk left to cut from
@@ -116,6 +146,7 @@ export class FrameReader {
 
   private drain(): void {
     for (;;) {
+      if (this.held) return;
       if (this.size < 0) {
         if (this.buffered < 4) return;
         const size = this.peekSize();
@@ -127,10 +158,16 @@ export class FrameReader {
       }
       const total = 4 + this.size;
       if (this.mode === undefined) {
-        const headLen = Math.min(this.size, this.peekBytes);
+        const headLen = Math.min(this.size, this.headWant);
         if (this.buffered < 4 + headLen) return;
         const head = this.peek(4 + headLen).subarray(4);
-        this.mode = this.handler.classify(this.size, head);
+        const mode = this.handler.classify(this.size, head);
+        if (mode === 'more') {
+          if (headLen >= this.size) throw new FrameError(`${this.what}: classify asked for more than the whole frame`, 'malformed');
+          this.headWant = Math.min(this.size, headLen * 2);
+          continue;
+        }
+        this.mode = mode;
         if (this.mode === 'stream') {
           const available = Math.min(this.buffered, total);
           const bytes = this.take(available); // size prefix included

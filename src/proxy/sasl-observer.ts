@@ -11,6 +11,8 @@ export interface AuthOutcome {
   mechanism: string;
   /** The user name the client presented, if it could be read. */
   username?: string;
+  /** A delegation-token login (SCRAM, tokenauth=true): the token id the client presented (the broker authenticates its owner). */
+  tokenId?: string;
   principal: string;
   claimed: boolean;
   errorCode?: number;
@@ -22,6 +24,7 @@ const SCRAM = /^SCRAM-SHA-(256|512)$/;
 export class SaslObserver {
   mechanism: string | undefined;
   username: string | undefined;
+  tokenId: string | undefined;
   claimed = false;
   /** The principal the broker accepted; ANONYMOUS until a SASL exchange succeeds. */
   principal = 'User:ANONYMOUS';
@@ -37,7 +40,9 @@ export class SaslObserver {
     this.clientTokens = 0;
     this.serverTokens = 0;
     this.username = undefined;
+    this.tokenId = undefined;
     this.exchangeDone = false;
+    this.pendingFailure = false;
   }
 
   /** Returns an outcome when the handshake itself fails (e.g. UNSUPPORTED_SASL_MECHANISM). */
@@ -57,7 +62,10 @@ export class SaslObserver {
     if (this.clientTokens !== 1) return;
     const mech = this.mechanism ?? '';
     if (mech === 'PLAIN') this.username = parsePlain(token)?.username;
-    else if (SCRAM.test(mech)) this.username = parseScramClientFirst(token)?.username;
+    else if (SCRAM.test(mech)) {
+      const first = parseScramClientFirst(token);
+      if (first?.tokenAuth) this.tokenId = first.username; else this.username = first?.username;
+    }
     else if (mech === 'OAUTHBEARER') {
       const r = parseOAuthBearer(token);
       this.username = r?.subject;
@@ -65,14 +73,22 @@ export class SaslObserver {
     }
   }
 
-  /** A broker answer to a token (SaslAuthenticate response, or a raw v0 frame with errorCode 0). */
-  onServerToken(errorCode: number, message: string): AuthOutcome | undefined {
+  /**
+   * A broker answer to a token (SaslAuthenticate response, or a raw v0 frame with errorCode 0). `token`: the
+   * broker's bytes, looked at only for OAUTHBEARER, whose failure is a non-empty error challenge (RFC 7628 §3.2.2)
+   * that the client acknowledges before the broker reports the failure.
+   */
+  onServerToken(errorCode: number, message: string, token?: Buffer | null): AuthOutcome | undefined {
     this.serverTokens++;
     if (errorCode !== 0) {
       this.rawMode = false;
       return this.outcome(false, errorCode, message || 'authentication failed');
     }
-    if (!this.exchangeComplete()) return undefined;
+    if (this.mechanism === 'OAUTHBEARER' && token && token.length > 0) {
+      this.pendingFailure = true; // an error challenge: not authenticated, whatever comes next
+      return undefined;
+    }
+    if (this.pendingFailure || !this.exchangeComplete()) return undefined;
     this.rawMode = false;
     return this.outcome(true, 0, '');
   }
@@ -84,6 +100,7 @@ export class SaslObserver {
   }
 
   private exchangeDone = false;
+  private pendingFailure = false;
 
   private exchangeComplete(): boolean {
     const mech = this.mechanism ?? '';
@@ -96,6 +113,6 @@ export class SaslObserver {
     const mechanism = this.mechanism ?? 'UNKNOWN';
     const principal = this.username !== undefined ? principalFor(mechanism, this.username) : 'User:UNKNOWN';
     if (success) { this.principal = principal; this.claimed = false; } // the broker accepted: no longer just claimed
-    return { success, mechanism, username: this.username, principal, claimed: !success && this.claimed, errorCode, message };
+    return { success, mechanism, username: this.username, tokenId: this.tokenId, principal, claimed: !success && this.claimed, errorCode, message };
   }
 }

@@ -23,8 +23,13 @@ export interface AuditRecorder {
   record(op: AuditOperation): void | Promise<void>;
   /** Whether operations of this API are audited at all under the current rules. */
   wants?(apiKey: number): boolean;
-  /** In fail-closed mode: why audited operations must be refused right now, else undefined. */
-  refusal?(): string | undefined;
+  /** In fail-closed mode: why a request with these operations must be refused right now, else undefined. */
+  admission?(ops: readonly AuditOperation[]): string | undefined;
+  /** Write-ahead (see src/audit/journal.ts): whether, and how, requests are recorded before they are forwarded. */
+  writeAheadFor?(apiKey: number): boolean;
+  intend?(ops: AuditOperation[]): Promise<string>;
+  complete?(intent: string | undefined, ops: AuditOperation[]): void;
+  abandon?(intent: string): void;
   /** Records an event about the proxy itself (the audit pipeline implements it). */
   lifecycle?(kind: 'upstream-unreachable', details: Record<string, unknown>): void | Promise<void>;
 }
@@ -43,6 +48,7 @@ export class ProxyServer implements ProxyContext {
   readonly log: Logger;
   readonly brokers: BrokerMap;
   readonly topicIds = new TopicIdMap();
+  readonly tokenOwners = new LRUCache<string, string>({ max: 10_000 });
   readonly clientSecurityProtocol: string;
   private readonly listeners = new Map<string, Server>();
   private readonly connections = new Set<ProxyConnection>();
@@ -224,7 +230,20 @@ export class ProxyServer implements ProxyContext {
     return this.auditor.wants ? this.auditor.wants(apiKey) : !DATA_API_KEYS.has(apiKey);
   }
 
-  auditRefusal(): string | undefined { return this.auditor?.refusal?.(); }
+  auditAdmission(ops: readonly AuditOperation[]): string | undefined { return this.auditor?.admission?.(ops); }
+
+  writeAheadFor(apiKey: number): boolean { return this.auditor?.writeAheadFor?.(apiKey) ?? false; }
+
+  intend(ops: AuditOperation[]): Promise<string> {
+    return this.auditor?.intend ? this.auditor.intend(ops) : Promise.reject(new Error('no write-ahead journal'));
+  }
+
+  auditOutcome(intent: string | undefined, ops: AuditOperation[]): void {
+    if (this.auditor?.complete) this.auditor.complete(intent, ops);
+    else for (const op of ops) this.audit(op);
+  }
+
+  abandonIntent(intent: string): void { this.auditor?.abandon?.(intent); }
 
   reportUndecodableOnce(key: string): boolean {
     if (this.undecodableSeen.has(key)) return false;

@@ -360,6 +360,8 @@ function brokerProps(
 
     'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
     'super.users': 'User:admin;User:ANONYMOUS',
+    // Delegation tokens (SCRAM logins with tokenauth=true) for the tests of token logins through the proxy.
+    'delegation.token.secret.key': 'kap-test-delegation-token-secret',
     'allow.everyone.if.no.acl.found': 'false',
 
     'log.dirs': dataDir,

@@ -206,6 +206,20 @@ export class RawConnection {
     throw new Error('connection closed before a response frame arrived');
   }
 
+  private taken = 0;
+
+  /**
+   * The oldest frame in `frames` not taken yet, waiting for one if none is there: unlike nextFrame(), frames that
+   * arrived together (answers to pipelined requests) are each returned in turn.
+   */
+  async takeFrame(timeoutMs = 10_000): Promise<Buffer> {
+    if (!await this.until(() => this.frames.length > this.taken || this.closed, timeoutMs)) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for a response frame`);
+    }
+    if (this.frames.length > this.taken) return this.frames[this.taken++];
+    throw new Error('connection closed before a response frame arrived');
+  }
+
   /** Waits for the peer to close; resolves with ms since the connection was opened. */
   async waitClosed(timeoutMs = 10_000): Promise<number> {
     if (!await this.until(() => this.closed, timeoutMs)) throw new Error(`timed out after ${timeoutMs} ms waiting for the connection to close`);
