@@ -17,7 +17,8 @@ system_packages() {
   local pkgs=()
   command -v kcat >/dev/null || pkgs+=(kcat openssl)
   command -v openssl >/dev/null || pkgs+=(openssl)
-  command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
+  # A JDK, not only a runtime: the SASL differential test compiles a small program against kafka-clients.
+  command -v javac >/dev/null || pkgs+=(openjdk-17-jdk-headless)
   # Headless Chromium for the audit browser's end-to-end test (driven by playwright-core, which downloads nothing).
   [[ -x /usr/bin/chromium ]] || pkgs+=(chromium fonts-dejavu-core)
   # Maven only matters when the Kafka jars still have to be fetched.

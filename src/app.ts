@@ -105,11 +105,12 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     });
     proxy.auditor = pipeline;
     await sink.start(); // takes the spool directory's lock, which covers the journal beside it
-    const opened = a.writeAhead !== 'off' ? await AuditJournal.open({ dir: join(a.spool.dir, 'journal'), fsync: a.spool.fsync }) : undefined;
-    journal = opened?.journal;
-    if (journal) pipeline.useJournal(journal, a.writeAhead);
+    // Opened with write-ahead off too: what an earlier run left open must still be recorded.
+    const opened = await AuditJournal.open({ dir: join(a.spool.dir, 'journal'), fsync: a.spool.fsync });
+    journal = opened.journal;
+    pipeline.useJournal(journal, a.writeAhead);
     // Operations the previous run wrote ahead but never saw answered: recorded before anything new is accepted.
-    if (opened && opened.recovered.length > 0) await pipeline.recoverOpen(opened.recovered);
+    if (opened.recovered.length > 0) await pipeline.recoverOpen(opened.recovered);
   }
 
   await proxy.start();

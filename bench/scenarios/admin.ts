@@ -24,6 +24,8 @@ export interface AdminLoopResult {
   operations: number;
   requests: number;
   opsPerSec: number;
+  /** Time of one request, client side (ms). */
+  requestMs: { p50: number; p99: number };
   /** proxy only */
   events?: number;
   missing?: number;
@@ -43,14 +45,16 @@ export async function createAuditTopic(admin: Admin): Promise<void> {
 
 interface OpRecord { key: string; doneAt: number }
 
-async function loop(kind: 'create-delete' | 'validate-only', bootstrap: string, tag: string): Promise<{ ops: OpRecord[]; requests: number; seconds: number }> {
+async function loop(kind: 'create-delete' | 'validate-only', bootstrap: string, tag: string): Promise<{ ops: OpRecord[]; requests: number; seconds: number; requestMs: number[] }> {
   const admins = await Promise.all(Array.from({ length: D.clients }, async (_, i) => {
     const a = client(bootstrap, `${tag}-c${i}`).admin();
     await a.connect();
     return a;
   }));
   const ops: OpRecord[] = [];
+  const requestMs: number[] = [];
   let requests = 0;
+  const timedRequest = async (p: () => Promise<unknown>) => { const t = performance.now(); await p(); requestMs.push(performance.now() - t); };
   const t0 = performance.now();
   const end = t0 + D.seconds * 1000;
   const wall = () => performance.timeOrigin + performance.now();
@@ -58,14 +62,14 @@ async function loop(kind: 'create-delete' | 'validate-only', bootstrap: string, 
     for (let i = 0; performance.now() < end; i++) {
       if (kind === 'create-delete') {
         const topic = `${tag}-c${c}-${i}`;
-        await a.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
+        await timedRequest(() => a.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false }));
         ops.push({ key: `kafka.CreateTopics ${topic}`, doneAt: wall() });
-        await a.deleteTopics({ topics: [topic] });
+        await timedRequest(() => a.deleteTopics({ topics: [topic] }));
         ops.push({ key: `kafka.DeleteTopics ${topic}`, doneAt: wall() });
         requests += 2;
       } else {
         const topics = Array.from({ length: D.batch }, (_, j) => ({ topic: `${tag}-c${c}-${i}-${j}`, numPartitions: 1, replicationFactor: 1 }));
-        await a.createTopics({ topics, validateOnly: true, waitForLeaders: false });
+        await timedRequest(() => a.createTopics({ topics, validateOnly: true, waitForLeaders: false }));
         const at = wall();
         for (const t of topics) ops.push({ key: `kafka.CreateTopics ${t.topic}`, doneAt: at });
         requests++;
@@ -74,7 +78,7 @@ async function loop(kind: 'create-delete' | 'validate-only', bootstrap: string, 
   }));
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(admins.map((a) => a.disconnect()));
-  return { ops, requests, seconds };
+  return { ops, requests, seconds, requestMs };
 }
 
 async function pendingEvents(adminUrl: string): Promise<number> {
@@ -125,8 +129,11 @@ export async function runAdminLoops(direct: string, proxy: string, proxyAdminUrl
   for (const kind of ['create-delete', 'validate-only'] as const) {
     for (const mode of ['direct', 'proxy'] as const) {
       const tag = `adm${label}-${kind === 'create-delete' ? 'cd' : 'vo'}-${mode}-${Date.now() % 1e6}`;
-      const { ops, requests, seconds } = await loop(kind, mode === 'direct' ? direct : proxy, tag);
-      const r: AdminLoopResult = { loop: kind, mode, seconds, operations: ops.length, requests, opsPerSec: ops.length / seconds };
+      const { ops, requests, seconds, requestMs } = await loop(kind, mode === 'direct' ? direct : proxy, tag);
+      const r: AdminLoopResult = {
+        loop: kind, mode, seconds, operations: ops.length, requests, opsPerSec: ops.length / seconds,
+        requestMs: { p50: percentile(requestMs, 50), p99: percentile(requestMs, 99) },
+      };
       if (mode === 'proxy') {
         // Wait for the sink to have everything acknowledged, then look every operation up on the audit topic.
         for (let i = 0; i < 600 && (await pendingEvents(proxyAdminUrl)) !== 0; i++) await sleep(100);
@@ -141,7 +148,8 @@ export async function runAdminLoops(direct: string, proxy: string, proxyAdminUrl
         r.missing = missing;
         r.delayMs = { p50: percentile(delays, 50), p99: percentile(delays, 99), max: delays.reduce((m, d) => Math.max(m, d), -Infinity) };
       }
-      say(`  admin ${kind} ${mode}${label}: ${r.operations} ops in ${seconds.toFixed(1)} s = ${Math.round(r.opsPerSec)} ops/s` +
+      say(`  admin ${kind} ${mode}${label}: ${r.operations} ops in ${seconds.toFixed(1)} s = ${Math.round(r.opsPerSec)} ops/s, `
+        + `request p50 ${r.requestMs.p50.toFixed(2)} ms p99 ${r.requestMs.p99.toFixed(2)} ms` +
         (r.events !== undefined ? `; events found ${r.events}, missing ${r.missing}, delay p50 ${r.delayMs!.p50.toFixed(1)} ms p99 ${r.delayMs!.p99.toFixed(1)} ms` : ''));
       results.push(r);
     }

@@ -1,222 +1,458 @@
 /**
- * Reads who a client claims to be from its first SASL token, for the audit log. Pure functions; nothing here
- * verifies a credential, and nothing secret is kept:
+ * Reads who a client is from its first SASL token, for the audit log. Pure functions; nothing here verifies a
+ * credential, and nothing secret is kept:
  *
  * - PLAIN (RFC 4616): the password bytes are never decoded, copied or sliced out; only the two identity fields
  *   in front of it are decoded (the rest of the buffer is scanned once for a stray NUL and otherwise untouched).
  * - SCRAM (RFC 5802): the client-first message holds no secret (the proof comes in client-final, which is not
  *   parsed here).
- * - OAUTHBEARER (RFC 7628): the bearer token is a secret. Only the JWT payload segment is decoded to read the
- *   subject claim; the token itself is never returned, logged or put in an error message.
+ * - OAUTHBEARER (RFC 7628): the bearer token is a secret. It is checked byte by byte and only the JWT payload
+ *   segment is decoded to read the subject claim; the token itself is never returned, logged or put in an error.
  *
- * Every parser returns undefined for a malformed token instead of throwing, and never echoes the input.
+ * Each parser mirrors the code of the Apache Kafka broker (kafka-clients 3.9.1 and 4.1.1, which agree on all of
+ * it), not the RFCs: whenever the broker accepts a token, the name returned here is the one the broker derives
+ * (its SaslServer.getAuthorizationID(), which DefaultKafkaPrincipalBuilder turns into "User:<name>"). Where
+ * Kafka is looser than the RFC (PLAIN identities that are not valid UTF-8, an `m=` part before `n=` in SCRAM,
+ * a repeated OAUTHBEARER `auth` pair) the parser is as loose; where it is stricter (only the `n` GS2 flag,
+ * ASCII-only SCRAM names) so is the parser.
+ *
+ * Results:
+ * - undefined: Kafka refuses the token's syntax (it throws before it looks up any credential).
+ * - an object with `rejected`: the syntax is fine but the broker rejects the login whatever the credentials
+ *   (empty PLAIN password, an authorization id other than the user); the name is still given for the audit.
+ * - an object without `rejected`: the broker goes on to check the credential under exactly this name.
+ *
+ * Every parser returns instead of throwing, for any input, and never echoes a secret.
  */
 
 const NUL = 0x00;
-const COMMA = 0x2c;
 const KVSEP = 0x01;
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
+const DOT = 0x2e;
+const SPACE = 0x20;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Strict UTF-8 (no BOM stripping): a string identical to what Java's decoder makes of valid UTF-8. */
+const utf8Valid = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Strict UTF-8 for JSON (Jackson fails on malformed UTF-8; it skips a leading BOM, as this decoder does). */
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-/** Strict UTF-8 decoding of a view; undefined when the bytes are not valid UTF-8. */
-function decodeUtf8(bytes: Uint8Array): string | undefined {
+const REPL = 0xfffd;
+const isCont = (b: number): boolean => (b & 0xc0) === 0x80;
+/** The JDK's isMalformed3_2: the second byte cannot follow this 3-byte lead (E0 needs A0-BF). */
+const bad3Second = (b1: number, b2: number): boolean => (b1 === 0xe0 && (b2 & 0xe0) === 0x80) || !isCont(b2);
+/** The JDK's isMalformed4_2 (F5-F7 leads included): the second byte cannot follow this 4-byte lead. */
+const bad4Second = (b1: number, b2: number): boolean => b1 > 0xf4 || (b1 === 0xf0 && (b2 < 0x90 || b2 > 0xbf))
+  || (b1 === 0xf4 && (b2 & 0xf0) !== 0x80) || !isCont(b2);
+
+/**
+ * `new String(bytes, StandardCharsets.UTF_8)` as the JDK decodes it (String.decodeUTF8_UTF16 with replacement;
+ * checked against OpenJDK 17 for every sequence of up to 4 bytes drawn from the bytes that matter, and by the
+ * differential test in test/fuzz/sasl-tokens.fuzz.test.ts): valid UTF-8 as usual and a leading BOM kept;
+ * malformed input becomes U+FFFD. The only departure from the WHATWG TextDecoder is ED followed by A0-BF (an
+ * encoded surrogate): the JDK replaces ED A0 80 with one U+FFFD (TextDecoder: three) and ED A0 41 with one
+ * U+FFFD before the "A" (TextDecoder: two).
+ */
+function javaUtf8(bytes: Uint8Array): string {
   try {
-    return utf8.decode(bytes);
+    return utf8Valid.decode(bytes); // the same valid set: no overlongs, surrogates or code points > U+10FFFF
   } catch {
-    return undefined;
+    // malformed somewhere: the JDK's replacement rules below
   }
+  // At most one UTF-16 unit per input byte (a 4-byte sequence gives two), so the output fits in sl units.
+  const sl = bytes.length;
+  const out = new Uint16Array(sl);
+  let dp = 0;
+  let sp = 0;
+  while (sp < sl) {
+    const b1 = bytes[sp++];
+    if (b1 < 0x80) {
+      out[dp++] = b1;
+    } else if (b1 >= 0xc2 && b1 <= 0xdf) { // 2 bytes
+      if (sp < sl) {
+        const b2 = bytes[sp];
+        if (!isCont(b2)) out[dp++] = REPL; // b2 is read again as a lead byte
+        else { out[dp++] = ((b1 & 0x1f) << 6) | (b2 & 0x3f); sp++; }
+        continue;
+      }
+      out[dp++] = REPL;
+      break;
+    } else if (b1 >= 0xe0 && b1 <= 0xef) { // 3 bytes
+      if (sp + 1 < sl) {
+        const b2 = bytes[sp];
+        const b3 = bytes[sp + 1];
+        if (bad3Second(b1, b2) || !isCont(b3)) {
+          out[dp++] = REPL;
+          sp += bad3Second(b1, b2) ? 0 : 1; // malformed3: the lead byte alone, or lead and second byte
+        } else {
+          const c = ((b1 & 0x0f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f);
+          out[dp++] = c >= 0xd800 && c <= 0xdfff ? REPL : c; // an encoded surrogate: one U+FFFD for 3 bytes
+          sp += 2;
+        }
+        continue;
+      }
+      if (sp < sl && bad3Second(b1, bytes[sp])) { out[dp++] = REPL; continue; }
+      out[dp++] = REPL;
+      break;
+    } else if (b1 >= 0xf0 && b1 <= 0xf7) { // 4 bytes
+      if (sp + 2 < sl) {
+        const b2 = bytes[sp];
+        const b3 = bytes[sp + 1];
+        const b4 = bytes[sp + 2];
+        const uc = ((b1 & 0x07) << 18) | ((b2 & 0x3f) << 12) | ((b3 & 0x3f) << 6) | (b4 & 0x3f);
+        if (!isCont(b2) || !isCont(b3) || !isCont(b4) || uc < 0x10000 || uc > 0x10ffff) {
+          out[dp++] = REPL;
+          sp += bad4Second(b1, b2) ? 0 : !isCont(b3) ? 1 : 2; // malformed4
+        } else {
+          out[dp++] = 0xd800 + ((uc - 0x10000) >> 10);
+          out[dp++] = 0xdc00 + ((uc - 0x10000) & 0x3ff);
+          sp += 3;
+        }
+        continue;
+      }
+      if (b1 > 0xf4 || (sp < sl && bad4Second(b1, bytes[sp]))) { out[dp++] = REPL; continue; }
+      sp++;
+      out[dp++] = REPL;
+      if (sp < sl && !isCont(bytes[sp])) continue;
+      break;
+    } else {
+      out[dp++] = REPL; // 0x80-0xc1, 0xf8-0xff
+    }
+  }
+  return Buffer.from(out.buffer, 0, dp * 2).toString('utf16le');
 }
 
 // ------------------------------------------------------------------------------------------------------------
 // PLAIN
 
+export interface PlainIdentity {
+  /** The authentication identity (authcid): the name the broker authenticates and makes the principal. */
+  username: string;
+  /** The authorization identity, when the client sent a non-empty one. */
+  authzid?: string;
+  /** Set when PlainSaslServer rejects the login whatever the password: the reason, without any secret. */
+  rejected?: 'password not specified' | 'authorization id differs from username';
+}
+
 /**
- * PLAIN initial response: `[authzid] NUL authcid NUL passwd` (RFC 4616 §2), UTF-8.
+ * PLAIN initial response `[authzid] NUL authcid NUL passwd`, read as
+ * org.apache.kafka.common.security.plain.internals.PlainSaslServer.evaluateResponse does:
  *
- * Returns the authentication identity as `username` (Kafka's principal) and the authorization identity when one
- * was sent. undefined when the message does not have exactly two NULs, the authcid is empty, or either identity
- * is not valid UTF-8. An empty password is accepted (the broker rejects it; the audit still wants the user name).
+ * - the whole token is decoded as UTF-8 with replacement (`new String(response, UTF_8)`, so invalid bytes
+ *   become U+FFFD instead of failing) and cut by extractTokens() at U+0000 into at most four parts; anything
+ *   but exactly 3 tokens ("expected 3 tokens, got N") is refused, so a NUL inside the password is too;
+ * - an empty authcid is refused ("username not specified");
+ * - an empty password is refused ("password not specified") — returned here with `rejected`;
+ * - a non-empty authzid must equal the authcid ("Client requested an authorization id that is different from
+ *   username") — returned with `rejected`;
+ * - the principal is the authcid, with no trimming or normalisation.
+ *
+ * A NUL byte is U+0000 after decoding and nothing else is (malformed sequences end at any ASCII byte), so
+ * splitting the bytes first and decoding only the two identity fields gives Kafka's strings exactly, while the
+ * password bytes are never decoded, copied or sliced: only their length is looked at.
  */
-export function parsePlain(authBytes: Buffer): { authzid?: string; username: string } | undefined {
+export function parsePlain(authBytes: Buffer): PlainIdentity | undefined {
   const first = authBytes.indexOf(NUL);
-  if (first < 0) return undefined;
+  if (first < 0) return undefined; // 1 token
   const second = authBytes.indexOf(NUL, first + 1);
-  if (second < 0) return undefined;
-  // A third NUL makes four fields (Kafka: "expected 3 tokens"); the scan does not copy the password bytes.
-  if (authBytes.indexOf(NUL, second + 1) >= 0) return undefined;
-  if (second === first + 1) return undefined; // empty authcid
+  if (second < 0) return undefined; // 2 tokens
+  if (authBytes.indexOf(NUL, second + 1) >= 0) return undefined; // 4 tokens (a NUL in the password)
+  if (second === first + 1) return undefined; // "username not specified"
   // subarray() is a view: only the identity bytes are decoded, the password never becomes a string.
-  const authzid = decodeUtf8(authBytes.subarray(0, first));
-  const username = decodeUtf8(authBytes.subarray(first + 1, second));
-  if (authzid === undefined || username === undefined) return undefined;
-  return authzid === '' ? { username } : { authzid, username };
+  const authzid = javaUtf8(authBytes.subarray(0, first));
+  const username = javaUtf8(authBytes.subarray(first + 1, second));
+  const result: PlainIdentity = authzid === '' ? { username } : { username, authzid };
+  // Same order as PlainSaslServer: the password check comes before the authzid check.
+  if (second === authBytes.length - 1) result.rejected = 'password not specified';
+  else if (authzid !== '' && authzid !== username) result.rejected = 'authorization id differs from username';
+  return result;
 }
 
 // ------------------------------------------------------------------------------------------------------------
 // SCRAM
 
-/** Decodes an RFC 5802 saslname (`=2C` → `,`, `=3D` → `=`); undefined for any other `=` escape or a bare `,`. */
-function decodeSaslName(s: string): string | undefined {
-  if (s === '' || s.includes(',') || s.includes('\u0000')) return undefined;
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c !== '=') { out += c; continue; }
-    const esc = s.slice(i + 1, i + 3);
-    if (esc === '2C') out += ',';
-    else if (esc === '3D') out += '=';
-    else return undefined;
-    i += 2;
-  }
-  return out;
-}
-
-/**
- * Parses a GS2 header `cbind-flag "," [ "a=" saslname ] ","` at the start of `s`.
- * Only "n" and "y" are accepted: channel binding ("p=...") is not supported by Kafka.
- * Returns the authzid (decoded, undefined when absent) and the offset after the header.
+/*
+ * org.apache.kafka.common.security.scram.internals.ScramMessages.AbstractScramMessage (Java regex syntax):
+ *   SASLNAME  = "(?:[\\x01-\\x7F&&[^=,]]|=2C|=3D)+"
+ *   VALUE     = "[\\x01-\\x7F&&[^,]]+"
+ *   PRINTABLE = "[\\x21-\\x7E&&[^,]]+"
+ *   ALPHA     = "[A-Za-z]+"
+ *   RESERVED  = "(m=VALUE,)?"
+ *   EXTENSIONS = "(,ALPHA=VALUE)*"
+ * ScramMessages.ClientFirstMessage.PATTERN, used with Matcher.matches() (the whole message):
+ *   "n,(a=(?<authzid>SASLNAME))?,RESERVEDn=(?<saslname>SASLNAME),r=(?<nonce>PRINTABLE)(?<extensions>EXTENSIONS)"
+ * The same classes written out for JavaScript (`&&[^...]` removed by splitting the ranges). Every group stops
+ * at a ',' its class excludes, so the match, if any, is unique and the groups are the ones Java captures.
  */
-function parseGs2Header(s: string): { authzid: string | undefined; rest: number } | undefined {
-  if (!(s.startsWith('n,') || s.startsWith('y,'))) return undefined;
-  const end = s.indexOf(',', 2);
-  if (end < 0) return undefined;
-  const a = s.slice(2, end);
-  if (a === '') return { authzid: undefined, rest: end + 1 };
-  if (!a.startsWith('a=')) return undefined;
-  const authzid = decodeSaslName(a.slice(2));
-  if (authzid === undefined) return undefined;
-  return { authzid, rest: end + 1 };
+const SASLNAME = String.raw`(?:[\x01-\x2b\x2d-\x3c\x3e-\x7f]|=2C|=3D)+`;
+const SCRAM_VALUE = String.raw`[\x01-\x2b\x2d-\x7f]+`;
+const SCRAM_PRINTABLE = String.raw`[\x21-\x2b\x2d-\x7e]+`;
+const SCRAM_CLIENT_FIRST = new RegExp(
+  `^n,(?:a=(?<authzid>${SASLNAME}))?,(?:m=${SCRAM_VALUE},)?n=(?<saslname>${SASLNAME}),r=${SCRAM_PRINTABLE}`
+  + `(?<extensions>(?:,[A-Za-z]+=${SCRAM_VALUE})*)$`,
+);
+
+export interface ScramClientFirst {
+  /**
+   * The user name as ScramFormatter.username() unescapes it. With `tokenAuth` it is the delegation token id:
+   * the broker's principal is then the token's owner, which only the broker knows.
+   */
+  username: string;
+  /** The authzid exactly as Kafka keeps it (ClientFirstMessage.authorizationId(): not unescaped). */
+  authzid?: string;
+  /** The `tokenauth` extension is "true" (any case): SCRAM with a delegation token. */
+  tokenAuth?: true;
+  /** Set when ScramSaslServer rejects the login whatever the proof. */
+  rejected?: 'authorization id differs from username';
 }
 
-const SCRAM_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/; // printable ASCII except ","
-const SCRAM_EXTENSION = /^([A-Za-z]+)=([^,]+)$/;
-
 /**
- * SCRAM client-first message: gs2 header ("n,,", "y,," or "n,a=authzid,"), then `n=<saslname>,r=<nonce>` and
- * optional `,name=value` extensions (RFC 5802 §7). The user name is the saslname with `=2C` and `=3D` decoded.
+ * SCRAM client-first message, read as ScramSaslServer.evaluateResponse (state RECEIVE_CLIENT_FIRST_MESSAGE)
+ * reads it:
  *
- * With Kafka's `tokenauth=true` extension the client authenticates with a delegation token and `n=` holds the
- * token id, not a user name: `tokenAuth: true` is then set (the broker maps the token to its owner).
+ * - ClientFirstMessage(byte[]) decodes UTF-8 with replacement and matches PATTERN above. Every character class
+ *   is ASCII, so any byte >= 0x80 (and NUL) means no match; the GS2 flag must be "n" ("y" and "p=" fail); an
+ *   `m=...` reserved part may come before `n=`; extensions are `,name=value` with a letters-only name.
+ * - ScramFormatter.username(saslname): "=2C" -> "," (all of them), then "=3D" -> "=". (Its "Invalid username"
+ *   check, an '=' left over, cannot fire for a name PATTERN matched.)
+ * - ScramExtensions(extensions.substring(1)) is Utils.parseMap(s, "=", ","): split at ',', each at the first
+ *   '=', into a HashMap, so a repeated name keeps its last value; tokenAuthenticated() is
+ *   Boolean.parseBoolean(map.get("tokenauth")): the name is case-sensitive, the value "true" in any case.
+ *   Other extensions are ignored by the broker.
+ * - A non-empty authzid must equal the unescaped user name, compared with the authzid as sent (so
+ *   "a=x=2Cy" never equals the user "x,y"): otherwise `rejected`.
+ *
+ * undefined for anything ClientFirstMessage refuses.
  */
-export function parseScramClientFirst(authBytes: Buffer): { username: string; tokenAuth?: true } | undefined {
-  const s = decodeUtf8(authBytes);
-  if (s === undefined || s.includes('\u0000')) return undefined;
-  const gs2 = parseGs2Header(s);
-  if (!gs2) return undefined;
-  const attrs = s.slice(gs2.rest).split(',');
-  if (attrs.length < 2 || !attrs[0].startsWith('n=') || !attrs[1].startsWith('r=')) return undefined;
-  const username = decodeSaslName(attrs[0].slice(2));
-  if (username === undefined) return undefined;
-  if (!SCRAM_NONCE.test(attrs[1].slice(2))) return undefined;
-  let tokenAuth = false;
-  for (const ext of attrs.slice(2)) {
-    const m = SCRAM_EXTENSION.exec(ext);
-    if (!m) return undefined;
-    if (m[1] === 'tokenauth' && m[2].toLowerCase() === 'true') tokenAuth = true;
+export function parseScramClientFirst(authBytes: Buffer): ScramClientFirst | undefined {
+  // latin1 maps each byte to one char: bytes >= 0x80 become chars the ASCII-only pattern refuses, as the
+  // U+FFFD (or non-ASCII char) Java's decoder makes of them does. The message holds no secret.
+  const m = SCRAM_CLIENT_FIRST.exec(authBytes.toString('latin1'));
+  if (!m?.groups) return undefined;
+  const { authzid, saslname, extensions } = m.groups;
+  const username = saslname.replaceAll('=2C', ',').replaceAll('=3D', '=');
+  const ext = new Map<string, string>();
+  if (extensions) {
+    for (const kv of extensions.slice(1).split(',')) {
+      const eq = kv.indexOf('=');
+      ext.set(kv.slice(0, eq), kv.slice(eq + 1));
+    }
   }
-  return tokenAuth ? { username, tokenAuth: true } : { username };
+  const result: ScramClientFirst = { username };
+  if (authzid !== undefined) result.authzid = authzid;
+  if (ext.get('tokenauth')?.toLowerCase() === 'true') result.tokenAuth = true;
+  if (authzid !== undefined && authzid !== username) result.rejected = 'authorization id differs from username';
+  return result;
 }
 
 // ------------------------------------------------------------------------------------------------------------
 // OAUTHBEARER
 
-const KV_KEY = /^[A-Za-z]+$/;
-const B64URL_SEGMENT = /^[A-Za-z0-9_-]+={0,2}$/;
-
 export interface OAuthBearerOptions {
-  /** The JWT claim that names the principal; Kafka's `sasl.oauthbearer.sub.claim.name`, default "sub". */
+  /**
+   * The JWT claim that names the principal, default "sub": the unsecured validator's
+   * `unsecuredValidatorPrincipalClaimName` JAAS option, or `sasl.oauthbearer.sub.claim.name` for the JWT one.
+   */
   subjectClaim?: string;
+  /**
+   * Which broker-side validator to mirror for the subject, default 'unsecured':
+   * - 'unsecured': OAuthBearerUnsecuredValidatorCallbackHandler (Kafka's default when no
+   *   sasl.server.callback.handler.class is set): the claim must be a string that is not blank
+   *   (Utils.isBlank) and is used as is.
+   * - 'secured': OAuthBearerValidatorCallbackHandler (BrokerJwtValidator in 4.x, ValidatorAccessTokenValidator
+   *   in 3.9): ClaimValidationUtils.validateSubject trims the string (String.trim) and refuses it when empty.
+   */
+  validator?: 'unsecured' | 'secured';
+}
+
+export interface OAuthBearerClaim {
+  /** The principal name the token claims (the JWT subject claim); absent for a token that is not a usable JWT. */
+  subject?: string;
+  /** Always true: nothing is verified, the subject is only a claim until the broker accepts the token. */
+  claimed: true;
+  /** The GS2 authzid exactly as Kafka keeps it (not unescaped), when one was sent. */
+  authzid?: string;
+  /** Set when OAuthBearerSaslServer rejects the login whatever the token's validity. */
+  rejected?: 'authorization id differs from the token subject';
+}
+
+const isAlpha = (b: number): boolean => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
+/** KEY=VALUE value: "[\\x21-\\x7E \t\r\n]+". */
+const isKvValue = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || b === SPACE || b === 0x09 || b === 0x0d || b === 0x0a;
+/** Java's `\w` without UNICODE_CHARACTER_CLASS: [a-zA-Z_0-9]. */
+const isWord = (b: number): boolean => isAlpha(b) || isDigit(b) || b === 0x5f;
+/** AUTH_PATTERN token characters: "[-_~+/\\.a-zA-Z0-9]". */
+const isTokenChar = (b: number): boolean => isAlpha(b) || isDigit(b) || b === 0x2d || b === 0x5f || b === 0x7e || b === 0x2b || b === 0x2f || b === DOT;
+const SASLNAME_RE = new RegExp(`^${SASLNAME}$`);
+
+/** Java's String.trim(): strips chars <= U+0020 at both ends. */
+function javaTrim(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && s.charCodeAt(start) <= 0x20) start++;
+  while (end > start && s.charCodeAt(end - 1) <= 0x20) end--;
+  return s.slice(start, end);
 }
 
 /**
- * Reads the subject of the JWT payload (base64url middle segment), without verifying anything.
- * undefined when the token is not a three-segment JWT with a JSON object payload holding a non-empty string claim.
+ * Decodes the JWT payload segment. AUTH_PATTERN allows '=' only at the very end of the token, so this middle
+ * segment never has padding; its characters are base64 ones plus '~'. The two validators differ: the unsecured
+ * one decodes with java.util.Base64.getDecoder() (standard alphabet only, so a '-' or '_' fails the login), the
+ * secured one with jose4j, which takes both alphabets and skips characters of neither ('~'). This reads the
+ * union, so it never misses a subject either validator would accept.
  */
-function jwtSubject(token: Buffer, claim: string): string | undefined {
-  const dot1 = token.indexOf(0x2e);
+function decodeBase64Segment(seg: Buffer): Buffer | undefined {
+  let tildes = 0;
+  for (const b of seg) {
+    if (b === 0x7e) tildes++;
+    else if (!(isAlpha(b) || isDigit(b) || b === 0x2d || b === 0x5f || b === 0x2b || b === 0x2f)) return undefined;
+  }
+  if (seg.length === tildes) return undefined;
+  const chars = tildes === 0 ? seg : seg.filter((b) => b !== 0x7e);
+  // Node's base64 decoder reads both alphabets.
+  return Buffer.from(chars.toString('latin1'), 'base64');
+}
+
+/**
+ * The bytes of the first JSON value when it is an object, as Jackson's ObjectMapper.readTree (used by
+ * OAuthBearerUnsecuredJws.toMap) reads it: leading whitespace and a UTF-8 BOM skipped, and whatever follows the
+ * closing brace never read (FAIL_ON_TRAILING_TOKENS is off by default). undefined when there is no such object.
+ */
+function firstJsonObject(json: Buffer): Buffer | undefined {
+  let i = 0;
+  if (json.length >= 3 && json[0] === 0xef && json[1] === 0xbb && json[2] === 0xbf) i = 3;
+  while (i < json.length && (json[i] === SPACE || json[i] === 0x09 || json[i] === 0x0a || json[i] === 0x0d)) i++;
+  if (json[i] !== 0x7b) return undefined;
+  const start = i;
+  let depth = 0;
+  let inString = false;
+  for (; i < json.length; i++) {
+    const b = json[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      if (--depth === 0) return json.subarray(start, i + 1);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The subject of a JWT-shaped token (three '.'-separated segments, as OAuthBearerUnsecuredJws and SerializedJwt
+ * require), from the JSON object in its payload segment. Nothing is verified. undefined when the token is not
+ * such a JWT or the claim is not a usable string for the chosen validator.
+ */
+function jwtSubject(token: Buffer, claim: string, validator: 'unsecured' | 'secured'): string | undefined {
+  const dot1 = token.indexOf(DOT);
   if (dot1 < 0) return undefined;
-  const dot2 = token.indexOf(0x2e, dot1 + 1);
-  if (dot2 < 0 || token.indexOf(0x2e, dot2 + 1) >= 0) return undefined;
-  const segment = token.subarray(dot1 + 1, dot2).toString('latin1');
-  if (!B64URL_SEGMENT.test(segment)) return undefined;
-  const json = decodeUtf8(Buffer.from(segment.replace(/=+$/, ''), 'base64url'));
-  if (json === undefined) return undefined;
-  let payload: unknown;
+  const dot2 = token.indexOf(DOT, dot1 + 1);
+  if (dot2 < 0 || token.indexOf(DOT, dot2 + 1) >= 0) return undefined;
+  const payload = decodeBase64Segment(token.subarray(dot1 + 1, dot2));
+  if (!payload) return undefined;
+  const objectBytes = firstJsonObject(payload);
+  if (!objectBytes) return undefined;
+  let parsed: unknown;
   try {
-    payload = JSON.parse(json);
+    parsed = JSON.parse(utf8Strict.decode(objectBytes));
   } catch {
     return undefined;
   }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
-  const sub = (payload as Record<string, unknown>)[claim];
-  return typeof sub === 'string' && sub !== '' ? sub : undefined;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  if (!Object.prototype.hasOwnProperty.call(parsed, claim)) return undefined;
+  const raw = (parsed as Record<string, unknown>)[claim];
+  let value: string;
+  if (typeof raw === 'string') value = raw;
+  // OAuthBearerUnsecuredJws.convert() keeps numbers and arrays (not a String: refused) and turns every other
+  // JSON value into JsonNode.asText(): true/false/null become "true"/"false"/"null", an object "" (blank).
+  // jose4j (the secured validator) only takes a JSON string.
+  else if (validator === 'unsecured' && (typeof raw === 'boolean' || raw === null)) value = String(raw);
+  else return undefined;
+  const trimmed = javaTrim(value);
+  if (trimmed === '') return undefined; // Utils.isBlank / "value must not contain only whitespace"
+  return validator === 'secured' ? trimmed : value;
 }
 
 /**
- * OAUTHBEARER client initial response (RFC 7628 §3.1):
- * `gs2-header %x01 *(key "=" value %x01) %x01`, which must contain `auth=Bearer <token>`.
+ * OAUTHBEARER client initial response, read as OAuthBearerSaslServer.evaluateResponse and
+ * org.apache.kafka.common.security.oauthbearer.internals.OAuthBearerClientInitialResponse(byte[]) read it:
  *
- * Returns `{ claimed: true }` for a well-formed response, with `subject` = the JWT's subject claim when the token
- * is a decodable JWT (an opaque token gives no subject). The signature is not checked: the subject is only a
- * claim until the broker accepts the token. undefined for anything malformed, including the single %x01 a client
- * sends to acknowledge a server error.
+ * - CLIENT_INITIAL_RESPONSE_PATTERN, matched on the whole message (UTF-8 decoded; every class is ASCII):
+ *   "n,(a=(?<authzid>SASLNAME))?,\x01(?<kvpairs>KVPAIRS)\x01" with KVPAIRS = "([A-Za-z]+=[\\x21-\\x7E \t\r\n]+\x01)*"
+ *   and SASLNAME as for SCRAM (so only the "n" GS2 flag, and the authzid may itself hold \x01 bytes);
+ * - kvpairs go through Utils.parseMap(kvpairs, "=", "\x01") into a HashMap: a repeated key keeps its last value,
+ *   including `auth`; `auth` is required ("'auth' not specified"), the rest are extensions (ignored unless a
+ *   validator checks them);
+ * - AUTH_PATTERN, matched on the whole `auth` value: "(?<scheme>[\\w]+)[ ]+(?<token>[-_~+/\\.a-zA-Z0-9]+([=]*))",
+ *   and the scheme must equalsIgnoreCase "bearer";
+ * - the principal is the validator's token.principalName() (see OAuthBearerOptions); a non-empty authzid, as
+ *   sent, must equal it ("Client requested an authorization id (...) that is different from the token's
+ *   principal name") — `rejected` when the subject could be read.
+ *
+ * Returns `{ claimed: true }` for a response Kafka accepts the syntax of, with `subject` when the token is a JWT
+ * with a usable subject claim. undefined for anything malformed, including the single %x01 a client sends to
+ * acknowledge a server error. The message is walked byte by byte: no string of the token is ever made.
  */
-export function parseOAuthBearer(authBytes: Buffer, options: OAuthBearerOptions = {}): { subject?: string; claimed: true } | undefined {
-  // GS2 header: at most "y,a=<saslname>," in front of the first %x01; parsed as text (it holds no secret).
-  const firstSep = authBytes.indexOf(KVSEP);
-  if (firstSep < 0) return undefined;
-  const header = decodeUtf8(authBytes.subarray(0, firstSep));
-  if (header === undefined) return undefined;
-  const gs2 = parseGs2Header(header);
-  if (!gs2 || gs2.rest !== header.length) return undefined;
+export function parseOAuthBearer(authBytes: Buffer, options: OAuthBearerOptions = {}): OAuthBearerClaim | undefined {
+  const n = authBytes.length;
+  // GS2 header "n," [ "a=" SASLNAME ] ","
+  if (n < 5 || authBytes[0] !== 0x6e || authBytes[1] !== COMMA) return undefined;
+  let pos = 2;
+  let authzid: string | undefined;
+  if (authBytes[pos] !== COMMA) {
+    if (authBytes[pos] !== 0x61 || authBytes[pos + 1] !== EQUALS) return undefined;
+    const end = authBytes.indexOf(COMMA, pos + 2); // SASLNAME holds no ',': the authzid ends at the first one
+    if (end < 0) return undefined;
+    authzid = authBytes.subarray(pos + 2, end).toString('latin1');
+    if (!SASLNAME_RE.test(authzid)) return undefined;
+    pos = end;
+  }
+  pos++; // the ',' closing the GS2 header
+  if (authBytes[pos] !== KVSEP) return undefined;
+  pos++;
 
-  // kvpairs: each ends with %x01; the message ends with one more %x01.
-  if (authBytes.length < firstSep + 2 || authBytes[authBytes.length - 1] !== KVSEP) return undefined;
-  let auth: Buffer | undefined;
-  let pos = firstSep + 1;
-  const last = authBytes.length - 1; // the closing %x01
+  // kvpairs: each KEY=VALUE ends with %x01, then one more %x01 ends the message.
+  const last = n - 1;
+  if (pos > last || authBytes[last] !== KVSEP) return undefined;
+  let authStart = -1;
+  let authEnd = -1;
   while (pos < last) {
-    const end = authBytes.indexOf(KVSEP, pos);
-    if (end < 0 || end === pos) return undefined; // an empty kvpair (%x01%x01 before the end) is malformed
-    const pair = authBytes.subarray(pos, end);
-    const eq = pair.indexOf(0x3d);
-    if (eq <= 0) return undefined;
-    const key = pair.subarray(0, eq).toString('latin1');
-    if (!KV_KEY.test(key)) return undefined;
-    const value = pair.subarray(eq + 1);
-    // RFC 7628 value = *(VCHAR / SP / HTAB / CR / LF)
-    for (const b of value) {
-      if (!((b >= 0x21 && b <= 0x7e) || b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a)) return undefined;
+    let k = pos;
+    while (k < last && isAlpha(authBytes[k])) k++;
+    if (k === pos || authBytes[k] !== EQUALS) return undefined;
+    let v = k + 1;
+    while (v < n && isKvValue(authBytes[v])) v++;
+    if (v === k + 1 || v >= n || authBytes[v] !== KVSEP) return undefined;
+    // key "auth" (case-sensitive); a later auth pair replaces an earlier one, as in the HashMap.
+    if (k - pos === 4 && authBytes[pos] === 0x61 && authBytes[pos + 1] === 0x75 && authBytes[pos + 2] === 0x74 && authBytes[pos + 3] === 0x68) {
+      authStart = k + 1;
+      authEnd = v;
     }
-    if (key === 'auth') {
-      if (auth) return undefined; // duplicate auth
-      auth = value;
-    }
-    pos = end + 1;
+    pos = v + 1;
   }
-  if (pos !== last || !auth) return undefined;
+  if (pos !== last || authStart < 0) return undefined;
 
-  // auth = scheme 1*SP token; the scheme is compared case-insensitively, as Kafka does.
-  const space = auth.indexOf(0x20);
-  if (space <= 0) return undefined;
-  if (auth.subarray(0, space).toString('latin1').toLowerCase() !== 'bearer') return undefined;
-  let start = space;
-  while (start < auth.length && auth[start] === 0x20) start++;
-  const token = auth.subarray(start);
-  if (token.length === 0) return undefined;
-  // RFC 6750 b64token = 1*(ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/") *"=", the form Kafka accepts;
-  // checked byte by byte, without building a string of the whole token.
-  let seenPad = false;
-  for (const b of token) {
-    if (b === 0x3d) { seenPad = true; continue; }
-    if (seenPad) return undefined;
-    const ok = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)
-      || b === 0x2d || b === 0x5f || b === 0x7e || b === 0x2b || b === 0x2f || b === 0x2e;
-    if (!ok) return undefined;
-  }
+  // auth = scheme 1*" " token *"="
+  let i = authStart;
+  while (i < authEnd && isWord(authBytes[i])) i++;
+  if (i === authStart || i >= authEnd || authBytes[i] !== SPACE) return undefined;
+  if (authBytes.subarray(authStart, i).toString('latin1').toLowerCase() !== 'bearer') return undefined;
+  while (i < authEnd && authBytes[i] === SPACE) i++;
+  const tokenStart = i;
+  while (i < authEnd && isTokenChar(authBytes[i])) i++;
+  if (i === tokenStart) return undefined;
+  while (i < authEnd && authBytes[i] === EQUALS) i++;
+  if (i !== authEnd) return undefined;
 
-  const subject = jwtSubject(token, options.subjectClaim ?? 'sub');
-  return subject !== undefined ? { subject, claimed: true } : { claimed: true };
+  const token = authBytes.subarray(tokenStart, authEnd); // the token group includes its trailing '='s
+  const subject = jwtSubject(token, options.subjectClaim ?? 'sub', options.validator ?? 'unsecured');
+  const result: OAuthBearerClaim = subject !== undefined ? { subject, claimed: true } : { claimed: true };
+  if (authzid !== undefined) result.authzid = authzid;
+  if (authzid !== undefined && subject !== undefined && authzid !== subject) result.rejected = 'authorization id differs from the token subject';
+  return result;
 }
 
 // ------------------------------------------------------------------------------------------------------------
