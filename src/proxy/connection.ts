@@ -349,7 +349,7 @@ export class ProxyConnection {
     const admission = refusable && this.ctx.config.audit.failMode === 'closed';
     const ops = writeAhead || admission ? this.operations(entry, undefined) : undefined;
     const refusal = ops && admission ? this.ctx.auditAdmission(ops) : undefined;
-    if (refusal && this.refuse(entry, refusal)) { if (process.env.INJECT_FAULT?.startsWith('forward-refused')) { const copy = Buffer.from(whole); setTimeout(() => { if (!this.closed) this.forward(entry, copy, true); }, process.env.INJECT_FAULT === 'forward-refused-late' ? 3000 : 0); } return; } // INJECT-TMP
+    if (refusal && this.refuse(entry, refusal)) return;
     if (!writeAhead || !ops || ops.length === 0) { this.forward(entry, whole, expectResponse); return; }
     const frame = Buffer.from(whole); // the read buffer is reused once this returns
     this.holdRequests();
