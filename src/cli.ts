@@ -150,11 +150,25 @@ async function main(argv: string[]): Promise<number> {
     const ac = new AbortController();
     process.on('SIGINT', () => ac.abort());
     process.on('SIGTERM', () => ac.abort());
+    // stdout is asynchronous when it is a pipe: what the reader has not taken yet waits in memory. Lines are written
+    // with backpressure (tail waits for 'drain'), and everything is flushed before returning, because main() ends
+    // with process.exit(), which drops pending output (the lines past the pipe's 64 KiB were lost that way).
+    const out = process.stdout;
+    let outputError: NodeJS.ErrnoException | undefined;
+    out.on('error', (e: NodeJS.ErrnoException) => { outputError ??= e; ac.abort(); }); // EPIPE: the reader is gone (| head)
+    const writable = () => new Promise<void>((resolve) => {
+      const go = () => { out.off('drain', go); out.off('error', go); ac.signal.removeEventListener('abort', go); resolve(); };
+      out.on('drain', go);
+      out.on('error', go);
+      ac.signal.addEventListener('abort', go); // SIGINT/SIGTERM while the reader is stalled: stop anyway
+    });
     await tail({
       ...auditConnection(config), brokers, topic, filter, fromBeginning: !!values['from-beginning'], follow: !values['no-follow'],
       json: !!values.json, max: values.max ? Number(values.max) : undefined, signal: ac.signal,
-      write: (line) => process.stdout.write(line + '\n'),
+      write: (line) => (outputError || out.write(line + '\n') ? undefined : writable()),
     });
+    if (!ac.signal.aborted) await new Promise<void>((resolve) => out.write('', () => resolve())); // all lines handed to the pipe
+    if (outputError && outputError.code !== 'EPIPE') throw new Error(`tail: writing to stdout failed: ${outputError.message}`);
     return 0;
   }
 

@@ -1,10 +1,32 @@
 /**
  * `kafka-audit-proxy tail`: follows the audit topic and prints the events that match the filters, as
  * aligned human-readable lines or as JSON lines.
+ *
+ * How the topic is read. kafkajs has no manual partition assignment, so tail joins a consumer group of its own
+ * (a fresh random id, nothing ever committed) and positions every partition itself instead of trusting the
+ * group's offset reset:
+ * - At start the admin client reads every partition's low and high watermark. The high watermarks are the end
+ *   of the topic for --no-follow; the start is the low watermark with --from-beginning (which is above 0 once
+ *   retention or DeleteRecords removed the head), the first record at or after --since otherwise (a minute
+ *   earlier, see SINCE_CLOCK_MARGIN_MS; the filter drops what is older), and the end without either.
+ * - tail keeps, per partition, the next offset it has not handled yet. Every time the consumer joins the group
+ *   (the first join, a rebalance after a missed session timeout, a restart after a crash) each assigned
+ *   partition is sought to that offset, so nothing is skipped, and records below it (a redelivery) are dropped,
+ *   so nothing is printed twice.
+ * - With --no-follow, records at or past a partition's end offset are never printed (they were written after
+ *   tail started), a partition is done when its next offset reaches its end (at once when it had nothing to
+ *   read), and tail stops when every partition is done. Batches made only of records kafkajs filters out
+ *   (transaction markers, aborted records) move the position too, so a partition ending in such records is done.
+ * - After the end (or --max, or an abort) nothing more is written, even while the consumer shuts down.
+ * - A record that is not an audit event (not JSON, not an object, a null value) is reported in text mode as
+ *   "(unparseable record at partition P offset O)" and skipped in JSON mode (counted in a warning log line).
  */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { AuditEvent } from './audit/event.js';
 import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
+import { log } from './log.js';
 
 export interface TailFilter {
   principal?: string;
@@ -57,55 +79,218 @@ export interface TailOptions extends AuditKafkaConnection {
   follow: boolean;
   json: boolean;
   filter: TailFilter;
-  /** Where lines go (stdout in the CLI). */
-  write: (line: string) => void;
+  /**
+   * Where lines go (stdout in the CLI). When it returns a promise (the output is full), tail waits for it
+   * before writing the next line.
+   */
+  write: (line: string) => void | Promise<void>;
   /** Stops after this many printed events (tests, scripts). */
   max?: number;
   signal?: AbortSignal;
 }
 
-/** Reads the audit topic; resolves when not following and the end is reached, on max, or on abort. */
-export async function tail(o: TailOptions): Promise<number> {
-  const kafka = createKafka(o, 'tail');
+/**
+ * --since starts reading at the first record whose timestamp is at least this much before the given time. The
+ * audit sink leaves the record timestamp to the producer (the send time, never before the event's time), so
+ * the margin only matters for topics with LogAppendTime on brokers whose clock is behind the proxy's.
+ */
+export const SINCE_CLOCK_MARGIN_MS = 60_000;
+
+interface PartitionPosition {
+  /** The next offset not handled yet: where the partition is sought to when the consumer (re)joins. */
+  next: bigint;
+  /** The high watermark when tail started; undefined for partitions created since (followed only). */
+  end?: bigint;
+}
+
+function describeError(e: unknown): string {
+  const err = e as { name?: string; message?: string; cause?: unknown };
+  const cause = err?.cause as { message?: string } | undefined;
+  const msg = err?.message ?? String(e);
+  return cause?.message && !msg.includes(cause.message) ? `${msg} (${cause.message})` : msg;
+}
+
+function failed(what: string, e: unknown): Error {
+  return new Error(`tail: ${what}: ${describeError(e)}`, { cause: e });
+}
+
+/** Where each partition starts and (for --no-follow) ends, read once at start. */
+async function positions(kafka: Kafka, o: TailOptions): Promise<Map<number, PartitionPosition>> {
   const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(o.topic);
-  const startOffsets = o.filter.since !== undefined && !o.fromBeginning
-    ? await admin.fetchTopicOffsetsByTimestamp(o.topic, o.filter.since) : undefined;
-  await admin.disconnect();
-  const remaining = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
-  const consumer = kafka.consumer({ groupId: `kap-tail-${process.pid}-${Date.now()}`, sessionTimeout: 10_000 });
+  try {
+    try { await admin.connect(); } catch (e) { throw failed(`cannot connect to the audit cluster ${o.brokers.join(',')}`, e); }
+    let offsets: Array<{ partition: number; low: string; high: string }>;
+    try { offsets = await admin.fetchTopicOffsets(o.topic); } catch (e) { throw failed(`cannot read the offsets of topic "${o.topic}"`, e); }
+    let byTime: Map<number, bigint> | undefined;
+    if (o.filter.since !== undefined && !o.fromBeginning) {
+      const ts = Math.max(0, o.filter.since - SINCE_CLOCK_MARGIN_MS);
+      try {
+        byTime = new Map((await admin.fetchTopicOffsetsByTimestamp(o.topic, ts)).map((p) => [p.partition, BigInt(p.offset)]));
+      } catch (e) {
+        throw failed(`cannot find the offsets of topic "${o.topic}" at ${new Date(ts).toISOString()} (--since)`, e);
+      }
+    }
+    const out = new Map<number, PartitionPosition>();
+    for (const p of offsets) {
+      const low = BigInt(p.low);
+      const high = BigInt(p.high);
+      let start = o.fromBeginning ? low : byTime ? (byTime.get(p.partition) ?? low) : high;
+      // fetchTopicOffsetsByTimestamp answers "no such record" with a high watermark of its own, later than ours.
+      if (start > high) start = high;
+      if (start < low) start = low;
+      out.set(p.partition, { next: start, end: high });
+    }
+    return out;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Parses one record; undefined when it is not a JSON object. */
+function parseRecord(value: Buffer | null): AuditEvent | undefined {
+  if (value === null) return undefined;
+  try {
+    const v = JSON.parse(value.toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as AuditEvent) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the audit topic; resolves with the number of events printed when not following and the end is reached,
+ * on max, or on abort. Rejects, naming what failed, when the cluster or topic cannot be read.
+ */
+export async function tail(o: TailOptions): Promise<number> {
+  if (o.signal?.aborted || (o.max !== undefined && o.max <= 0)) return 0;
+  const kafka = createKafka(o, 'tail');
+  const plan = await positions(kafka, o);
+  const isDone = (s: PartitionPosition) => !o.follow && s.end !== undefined && s.next >= s.end;
+  const allDone = () => !o.follow && [...plan.values()].every(isDone);
+  // Nothing to read (an empty topic, or --no-follow without --from-beginning/--since): no group needed.
+  if (allDone()) return 0;
+
   let printed = 0;
+  let skipped = 0;
+  let finished = false;
+  let failure: Error | undefined;
   let finish!: () => void;
-  const done = new Promise<void>((r) => { finish = r; });
-  o.signal?.addEventListener('abort', () => finish());
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning || o.filter.since !== undefined });
-  if (!o.follow && remaining.size === 0) finish();
-  await consumer.run({
-    autoCommit: false,
-    eachMessage: async ({ partition, message }) => {
-      if (message.value) {
-        try {
-          const e = JSON.parse(message.value.toString()) as AuditEvent;
-          if (matches(e, o.filter)) {
-            o.write(o.json ? JSON.stringify(e) : formatLine(e));
-            printed++;
-            if (o.max !== undefined && printed >= o.max) finish();
-          }
-        } catch {
-          if (!o.json) o.write(`(unparseable record at partition ${partition} offset ${message.offset})`);
-        }
-      }
-      const end = remaining.get(partition);
-      if (!o.follow && end !== undefined && BigInt(message.offset) + 1n >= end) {
-        remaining.delete(partition);
-        if (remaining.size === 0) finish();
-      }
-    },
+  const done = new Promise<void>((r) => { finish = () => { finished = true; r(); }; });
+  const fail = (e: Error) => { failure ??= e; finish(); };
+  const onAbort = () => finish();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const topic = o.topic;
+  const groupId = `kap-tail-${randomUUID()}`;
+  const consumer: Consumer = kafka.consumer({
+    groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000,
+    // Without following, a partition at its end must not hold each fetch for the default 5 s.
+    maxWaitTimeInMs: o.follow ? 5_000 : 500,
   });
-  if (startOffsets) for (const p of startOffsets) consumer.seek({ topic: o.topic, partition: p.partition, offset: p.offset });
+  /** Stops fetching a partition that is done (a fresh consumer group after a crash-restart gets it again at the join). */
+  const pausePartition = (partition: number) => {
+    if (finished) return;
+    try { consumer.pause([{ topic, partitions: [partition] }]); } catch { /* consumer stopping or restarting */ }
+  };
+  /** Moves a partition's position forward (never back); with --no-follow, finishes when every partition is done. */
+  const advance = (partition: number, next: bigint) => {
+    const s = plan.get(partition);
+    if (!s || next <= s.next) return;
+    s.next = next;
+    if (isDone(s)) {
+      pausePartition(partition);
+      if (allDone()) finish();
+    }
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    // Runs inside kafkajs' join, before the next fetch: every (re)assigned partition continues where tail is.
+    for (const partition of payload.memberAssignment[topic] ?? []) {
+      const s = plan.get(partition);
+      if (!s) continue; // created after tail started: read from its beginning (the subscription's reset)
+      if (isDone(s)) pausePartition(partition);
+      else consumer.seek({ topic, partition, offset: String(s.next) });
+    }
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    // kafkajs restarts the consumer itself after retriable errors (the join seeks again); anything else is fatal.
+    if (!payload.restart) fail(failed(`reading topic "${topic}" (consumer group ${groupId}) failed`, payload.error));
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    // A fetched batch that held only records kafkajs filters out (transaction markers, aborted records) never
+    // reaches eachBatch; kafkajs moves past it, and so must tail, or such a partition would never be done.
+    if (payload.topic === topic && payload.batchSize === 0 && payload.firstOffset !== null) {
+      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
+    }
+  });
+
+  /** Prints one record if it passes the filters (text mode: a marker line for a record that is no event). */
+  const handle = async (partition: number, m: KafkaMessage): Promise<void> => {
+    const e = parseRecord(m.value);
+    let line: string | undefined;
+    if (e) {
+      try {
+        if (!matches(e, o.filter)) return;
+        line = o.json ? JSON.stringify(e) : formatLine(e);
+      } catch {
+        line = undefined; // an object without the event's shape
+      }
+    }
+    if (line === undefined) {
+      skipped++;
+      if (!o.json) await o.write(`(unparseable record at partition ${partition} offset ${m.offset})`);
+      return;
+    }
+    await o.write(line);
+    printed++;
+    if (o.max !== undefined && printed >= o.max) finish();
+  };
+
+  try {
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+    } catch (e) {
+      throw failed(`cannot subscribe to topic "${topic}"`, e);
+    }
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, pause }) => {
+        let s = plan.get(batch.partition);
+        if (!s) {
+          if (!o.follow) { pause(); return; } // not part of the topic when tail started
+          s = { next: 0n };
+          plan.set(batch.partition, s);
+        }
+        let complete = true;
+        for (const m of batch.messages) {
+          if (finished || !isRunning() || isStale()) { complete = false; break; }
+          const offset = BigInt(m.offset);
+          if (offset < s.next) continue; // delivered again (a rebalance before tail's seek took effect)
+          if (!o.follow && s.end !== undefined && offset >= s.end) { complete = false; advance(batch.partition, s.end); break; }
+          try {
+            await handle(batch.partition, m);
+          } catch (e) {
+            fail(failed('writing the output failed', e));
+            return;
+          }
+          advance(batch.partition, offset + 1n);
+          if (finished) return;
+          await heartbeat();
+        }
+        // Records after the last message that kafkajs filtered out (a transaction marker) are handled too.
+        if (complete) advance(batch.partition, BigInt(batch.lastOffset()) + 1n);
+      },
+    });
+  } catch (e) {
+    o.signal?.removeEventListener('abort', onAbort);
+    await consumer.disconnect().catch(() => undefined);
+    throw e instanceof Error && e.message.startsWith('tail: ') ? e : failed(`reading topic "${topic}" failed`, e);
+  }
   await done;
-  await consumer.disconnect();
+  o.signal?.removeEventListener('abort', onAbort);
+  await consumer.disconnect().catch(() => undefined);
+  if (failure) throw failure;
+  if (skipped > 0 && o.json) log.child({ component: 'tail' }).warn({ topic, skipped }, 'records that are not audit events were skipped');
   return printed;
 }
