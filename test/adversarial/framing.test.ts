@@ -86,6 +86,8 @@ describe('adversarial framing and principals (raw sockets, SASL, 3 brokers)', ()
   const refused: string[] = [];
   /** Of those, the ones the broker itself denied, with the principal it denied. */
   const deniedTo = new Map<string, string>();
+  /** Topics whose client went away before the answer: if the broker created one, it needs one event, whatever its outcome says. */
+  const unanswered: string[] = [];
   let n = 0;
   const topicName = (what: string) => `adv-${run}-${n++}-${what.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 200);
 
@@ -187,6 +189,19 @@ describe('adversarial framing and principals (raw sockets, SASL, 3 brokers)', ()
         created.set(topic, 'User:admin');
       });
     }
+  }
+
+  for (const how of ['end', 'destroy'] as const) {
+    test(`CreateTopics and the client goes away at once (${how}): if the broker executed it, it has its event`, async () => {
+      const topics = Array.from({ length: 5 }, (_, i) => topicName(`gone-${how}-${i}`));
+      for (const [i, topic] of topics.entries()) {
+        const c = await open();
+        await plainLogin(c, 'one write');
+        c.write(createTopics(topic, 10 + i));
+        if (how === 'end') c.end(); else c.destroy();
+        unanswered.push(topic);
+      }
+    });
   }
 
   test('a request before authentication on a SASL listener is closed by the proxy, never executed', async () => {
@@ -334,6 +349,12 @@ describe('adversarial framing and principals (raw sockets, SASL, 3 brokers)', ()
       if (found.length !== 1) { problems.push(`${topic}: denied by the broker, ${found.length} CreateTopics events`); continue; }
       const got = (found[0].data as any).authenticationInfo.principal;
       if (got !== principal || found[0].data.result?.status !== 'UNAUTHORIZED') problems.push(`${topic}: denied event names ${got}, ${found[0].data.result?.status}`);
+    }
+    const executedUnanswered = await topicsKnown(cluster, unanswered);
+    for (const topic of executedUnanswered) {
+      const found = eventsFor(events, 'CreateTopics', topic);
+      if (found.length !== 1) problems.push(`${topic}: executed after its client left, ${found.length} CreateTopics events`);
+      else if ((found[0].data as any).authenticationInfo.principal !== 'User:admin') problems.push(`${topic}: principal ${(found[0].data as any).authenticationInfo.principal}`);
     }
     for (const topic of refused.filter((t) => !deniedTo.has(t))) {
       if (eventsFor(events, 'CreateTopics', topic).some((e) => e.data.result?.status === 'SUCCESS')) problems.push(`${topic}: never executed, but a success event`);

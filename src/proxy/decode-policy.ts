@@ -1,0 +1,104 @@
+/**
+ * Which frames the proxy decodes, and how much of the others it must read to follow the stream. What is decoded
+ * is the union of what the interceptors ask for; everything else streams through after its header (and, for
+ * Produce, its acks field) has been read in full.
+ */
+import { readRequestHeader, type RequestHeader } from '../../protocol/header.js';
+import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
+import { inRange } from '../../protocol/schema.js';
+import { skipperTo } from '../../protocol/skip.js';
+import { FrameError } from './frame-reader.js';
+import type { DecodeNeed, Exchange, Interceptor } from './interceptor.js';
+
+/** Request header version of an API version: v2 (tagged fields) in flexible versions, else v1. */
+export function requestHeaderVersion(apiKey: number, version: number): 1 | 2 {
+  const schema = apiSchema(apiKey);
+  return schema && inRange(version, schema.request.flexibleVersions) ? 2 : 1;
+}
+
+/** Response header version: v1 in flexible versions, except ApiVersions, which always answers with v0 (KIP-511). */
+export function responseHeaderVersion(apiKey: number, version: number): 0 | 1 {
+  const schema = apiSchema(apiKey);
+  return apiKey !== API_KEY.ApiVersions && schema !== undefined && inRange(version, schema.response.flexibleVersions) ? 1 : 0;
+}
+
+/** How a request frame goes on: decoded whole, or streamed after its header. */
+export type RequestPlan =
+  | { mode: 'buffer'; need: DecodeNeed }
+  | { mode: 'more' }
+  | { mode: 'stream'; header: RequestHeader; expectResponse: boolean; oversizedAudit: boolean };
+
+export class DecodePolicy {
+  constructor(private readonly interceptors: readonly Interceptor[], private readonly maxAuditedRequestBytes: number) {}
+
+  /** The strongest need any interceptor has for requests of this API. */
+  requestNeed(apiKey: number): DecodeNeed {
+    let need: DecodeNeed;
+    for (const i of this.interceptors) {
+      const n = i.decodeRequest?.(apiKey);
+      if (n === 'required') return n;
+      need ??= n;
+    }
+    return need;
+  }
+
+  responseWanted(ex: Exchange): boolean {
+    if (ex.request !== undefined) return true;
+    for (const i of this.interceptors) if (i.decodeResponse?.(ex)) return true;
+    return false;
+  }
+
+  /**
+   * Decides from a frame's head. 'more' asks the frame reader for a longer head: nothing is decided on a guess.
+   * Throws a FrameError for a frame that must not be forwarded.
+   */
+  planRequest(size: number, head: Buffer): RequestPlan {
+    if (size < 8) throw new FrameError(`request frame of ${size} bytes is too short for a request header`, 'malformed');
+    const apiKey = head.readInt16BE(0);
+    const version = head.readInt16BE(2);
+    for (const i of this.interceptors) i.onRequestHeader?.(apiKey);
+    const need = this.requestNeed(apiKey);
+    let oversizedAudit = false;
+    if (need !== undefined) {
+      if (size <= this.maxAuditedRequestBytes) return { mode: 'buffer', need };
+      if (apiKey !== API_KEY.Produce && apiKey !== API_KEY.Fetch) {
+        throw new FrameError(`${apiName(apiKey)} request of ${size} bytes exceeds limits.maxAuditedRequestBytes (${this.maxAuditedRequestBytes}); ` +
+          'it could not be audited, so it is not forwarded', 'too_large_to_audit');
+      }
+      oversizedAudit = true;
+    }
+    let header: RequestHeader;
+    try {
+      header = readRequestHeader(head, requestHeaderVersion(apiKey, version), false);
+    } catch (err) {
+      if (head.length < size) return { mode: 'more' };
+      throw new FrameError(`request header does not decode (${(err as Error).message}); the stream cannot be followed`, 'malformed');
+    }
+    let expectResponse = true;
+    if (apiKey === API_KEY.Produce) {
+      const acks = produceAcks(size, head, header);
+      if (acks === undefined) return { mode: 'more' };
+      expectResponse = acks !== 0;
+    }
+    return { mode: 'stream', header, expectResponse, oversizedAudit };
+  }
+}
+
+/**
+ * Reads Produce's acks from the frame head; undefined when the head is too short to tell (the frame reader then
+ * offers a longer one). A version the proxy's schema does not know cannot be followed: the connection is closed
+ * (ApiVersions answers through the proxy keep clients within the known versions).
+ */
+function produceAcks(size: number, head: Buffer, header: RequestHeader): number | undefined {
+  const schema = apiSchema(API_KEY.Produce)!.request;
+  if (!inRange(header.apiVersion, schema.validVersions)) {
+    throw new FrameError(`Produce v${header.apiVersion} is outside the versions the proxy knows (${schema.validVersions}): `
+      + 'whether the broker answers it cannot be read; not forwarded', 'unsupported_version');
+  }
+  try {
+    const off = skipperTo(schema, header.apiVersion, 'Acks')(head, header.bodyOffset);
+    if (off + 2 <= head.length) return head.readInt16BE(off);
+  } catch { /* truncated: decided below */ }
+  if (head.length < size) return undefined;
+  throw new FrameError('Produce request ends before its acks field', 'malformed');
+}

@@ -1,0 +1,64 @@
+/**
+ * Broker addresses, rewritten to the proxy's so clients stay on the proxy: Metadata, FindCoordinator (v0-3 and
+ * v4+), DescribeCluster, and the leader hints (KIP-951 NodeEndpoints) of Produce v10+ / Fetch v16+ responses,
+ * which stream through (see leader-hints.ts) unless the audit decodes them. The cluster id is learned on the way.
+ * A response naming a broker the proxy had not seen is held until that broker's new listener is bound.
+ */
+import type { Decoded } from '../../../protocol/codec.js';
+import { API_KEY, apiSchema } from '../../../protocol/registry.js';
+import type { ConnectionControl, Exchange, Interceptor, ResponseStream } from '../interceptor.js';
+import { LeaderHintScan } from '../leader-hints.js';
+import { rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints } from '../rewrite.js';
+
+/** First version of Produce / Fetch whose responses may carry leader hints (NodeEndpoints). */
+const HINT_FROM: Record<number, number> = { [API_KEY.Produce]: 10, [API_KEY.Fetch]: 16 };
+
+const ADDRESSES = new Set<number>([API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
+
+export class AddressRewriter implements Interceptor {
+  constructor(private readonly conn: ConnectionControl) {}
+
+  decodeResponse(ex: Exchange): boolean { return ADDRESSES.has(ex.header.apiKey); }
+
+  onResponse(ex: Exchange, body: Decoded | undefined): boolean {
+    if (!body) return false;
+    const { ctx } = this.conn;
+    let rewritten: boolean;
+    switch (ex.header.apiKey) {
+      case API_KEY.Metadata: ctx.setClusterId(body.ClusterId); rewritten = rewriteMetadata(body, ctx.brokers); break;
+      case API_KEY.FindCoordinator: rewritten = rewriteFindCoordinator(body, ctx.brokers); break;
+      case API_KEY.DescribeCluster: ctx.setClusterId(body.ClusterId); rewritten = rewriteDescribeCluster(body, ctx.brokers); break;
+      case API_KEY.Produce: case API_KEY.Fetch: rewritten = rewriteNodeEndpoints(body, ctx.brokers); break;
+      default: return false;
+    }
+    if (rewritten) this.holdForNewListeners();
+    return rewritten;
+  }
+
+  streamResponse(ex: Exchange, size: number): ResponseStream | undefined {
+    const { apiKey, apiVersion } = ex.header;
+    const from = HINT_FROM[apiKey];
+    if (from === undefined || apiVersion < from) return undefined;
+    const report = (err: Error) => this.conn.reportUndecodable(apiKey, apiVersion, 'response', err);
+    const scan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, this.conn.ctx.brokers, report);
+    return {
+      push: (chunk) => scan.push(chunk),
+      get holding() { return scan.holding; },
+      finish: () => {
+        const { bytes, outcome, error } = scan.finish();
+        if (error) report(error);
+        if (outcome !== 'none') {
+          this.conn.ctx.metrics.leaderHints.inc({ api: ex.apiName, outcome });
+          this.holdForNewListeners();
+        }
+        return bytes;
+      },
+    };
+  }
+
+  /** A rewritten response may name a broker the proxy had not seen: its listener must be bound before the client acts. */
+  private holdForNewListeners(): void {
+    const ready = this.conn.ctx.listenersReady();
+    if (ready) this.conn.holdResponsesUntil(ready);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The audit: every decoded request of an audited API becomes one operation per resource, recorded with its
+ * outcome once the response comes (or with "no response" when none will). Before the request goes on:
+ *
+ * - a connection whose principal is unknown has its audited requests refused when audit.unknownPrincipal says so;
+ * - in fail-closed mode the request is refused whole unless the events of all its resources can be made durable;
+ * - when the rules write it ahead, its operations are made durable in the journal first; the client's later bytes
+ *   wait meanwhile (the connection holds them while the verdict is a promise).
+ */
+import type { Decoded } from '../../../protocol/codec.js';
+import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../../audit/extract.js';
+import type { AuditOperation } from '../../audit/operation.js';
+import type { ConnectionControl, DecodeNeed, Exchange, Interceptor, RequestVerdict } from '../interceptor.js';
+import { REFUSABLE_API_KEYS } from '../reject.js';
+import type { SaslInterceptor } from './sasl.js';
+
+/** APIs that yield audit operations; Produce/Fetch only when the rules ask for them (ctx.auditEnabled). */
+const auditable = (apiKey: number) => AUDITED_API_KEYS.has(apiKey) || DATA_API_KEYS.has(apiKey);
+
+export class AuditInterceptor implements Interceptor {
+  constructor(private readonly conn: ConnectionControl, private readonly sasl: SaslInterceptor) {}
+
+  decodeRequest(apiKey: number): DecodeNeed {
+    return auditable(apiKey) && this.conn.ctx.auditEnabled(apiKey) ? 'required' : undefined;
+  }
+
+  onRequest(ex: Exchange): RequestVerdict | Promise<RequestVerdict> {
+    const { apiKey } = ex.header;
+    if (!auditable(apiKey) || !this.conn.ctx.auditEnabled(apiKey)) return undefined;
+    const { ctx } = this.conn;
+    const refusable = REFUSABLE_API_KEYS.has(apiKey);
+    if (this.sasl.principalUnknown && ctx.config.audit.unknownPrincipal === 'refuse') {
+      const message = 'kafka-audit-proxy: the audit log cannot tell who this connection authenticated as (audit.unknownPrincipal: refuse)';
+      return refusable ? { refuse: message } : { close: `${ex.apiName} from a connection whose principal is unknown: ${message}`, kind: 'unknown_principal' };
+    }
+    const writeAhead = ctx.writeAheadFor(apiKey);
+    const admission = refusable && ctx.config.audit.failMode === 'closed';
+    if (!writeAhead && !admission) return undefined;
+    const ops = this.operations(ex, undefined);
+    const refusal = admission ? ctx.auditAdmission(ops) : undefined;
+    if (refusal) return { refuse: refusal };
+    if (!writeAhead || ops.length === 0) return undefined;
+    return ctx.intend(ops).then((intent): RequestVerdict => {
+      ex.audit = { intent, ops };
+      return undefined;
+    }, (err: Error): RequestVerdict => {
+      ctx.metrics.auditDropped.inc({ reason: 'write_ahead_failed' });
+      if (ctx.config.audit.failMode === 'closed') {
+        const message = `kafka-audit-proxy (fail-closed): the audit log cannot record this operation now (${err.message})`;
+        return refusable ? { refuse: message } : { close: `${ex.apiName} could not be written ahead (${err.message}); not forwarded`, kind: 'write_ahead_failed' };
+      }
+      this.conn.log.error({ err, api: ex.apiName }, 'write-ahead audit record failed; request forwarded (fail-open), its event follows the response');
+      return undefined;
+    });
+  }
+
+  /** A verdict that came too late: the connection closed while the request was being written ahead. */
+  onAbandoned(ex: Exchange): void {
+    if (ex.audit) this.conn.ctx.abandonIntent(ex.audit.intent);
+  }
+
+  onResponse(ex: Exchange, body: Decoded | undefined): boolean {
+    this.record(ex, body, body === undefined ? 'response could not be decoded' : undefined);
+    return false;
+  }
+
+  onUnanswered(ex: Exchange, reason: string): void {
+    this.record(ex, undefined, reason, true);
+  }
+
+  /** The audit operations of a request and its response (undefined: none came). */
+  private operations(ex: Exchange, response: Decoded | undefined): AuditOperation[] {
+    const { ctx, info } = this.conn;
+    return extractOperations(ex.header.apiKey, ex.request!, response, {
+      apiVersion: ex.header.apiVersion, correlationId: ex.header.correlationId, clientId: ex.header.clientId,
+      connection: { ...info }, timeMs: Date.now() - Math.round(performance.now() - ex.receivedAt), clusterId: ctx.clusterId(),
+      topicName: (id) => ctx.topicIds.get(id),
+    });
+  }
+
+  private record(ex: Exchange, response: Decoded | undefined, message: string | undefined, replace = false): void {
+    // Decoded for the audit (a rule change since does not drop it: it may have been written ahead).
+    if (!ex.request || !auditable(ex.header.apiKey)) return;
+    let ops: AuditOperation[];
+    try {
+      ops = this.operations(ex, response);
+    } catch (err) {
+      this.conn.log.error({ err, api: ex.apiName }, 'audit extraction failed');
+      this.conn.ctx.metrics.auditDropped.inc({ reason: 'extract_error' });
+      if (!ex.audit) return;
+      // Written ahead: the operations are recorded as written, with an outcome the proxy could not read.
+      ops = ex.audit.ops.map((op) => ({ ...op, result: { message: `outcome unknown: the response could not be audited (${(err as Error).message})` } }));
+    }
+    if (message !== undefined) for (const op of ops) op.result.message = replace ? message : op.result.message || message;
+    this.conn.ctx.auditOutcome(ex.audit?.intent, ops);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The connection on its own, with in-memory sockets for the client and the broker and a context that records what
+ * the audit is told: the exact bytes each side receives, in which order and when. Next to the broker tests, these
+ * pin down the pipeline's rules without a Kafka: the exchange queue's pairing, holds (write-ahead, SASL), refusals
+ * in request order, acks=0 with its acks far in, and closing on a response that answers nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { pino } from 'pino';
+import { encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { apiSchema } from '../../protocol/registry.js';
+import { DEFAULTS, type ProxyConfig } from '../../src/config.js';
+import { ProxyMetrics } from '../../src/metrics.js';
+import type { AuditOperation } from '../../src/audit/operation.js';
+import { BrokerMap } from '../../src/proxy/broker-map.js';
+import { ProxyConnection } from '../../src/proxy/connection.js';
+import type { ProxyContext } from '../../src/proxy/context.js';
+import { TopicIdMap } from '../../src/proxy/topic-ids.js';
+import { kafkaRequest, sizePrefixed } from '../harness/raw.js';
+import { metricValue } from '../harness/proxy.js';
+
+/** One end of an in-memory socket pair: what is written to it comes out of its peer. */
+class MemorySocket extends Duplex {
+  peer!: MemorySocket;
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 40000;
+  /** Everything this end received, in order. */
+  received: Buffer[] = [];
+  constructor(private readonly collect: boolean) { super(); if (collect) this.on('data', (c: Buffer) => this.received.push(c)); }
+  _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void { this.peer.push(Buffer.from(chunk)); cb(); }
+  _read(): void { /* pushed by the peer */ }
+  _final(cb: () => void): void { this.peer.push(null); cb(); }
+  setNoDelay(): this { return this; }
+  setTimeout(): this { return this; }
+  destroySoon(): void { this.end(); }
+  get bytes(): Buffer { return Buffer.concat(this.received); }
+}
+
+function pair(): [MemorySocket, MemorySocket] {
+  const a = new MemorySocket(true);
+  const b = new MemorySocket(true);
+  a.peer = b; b.peer = a;
+  return [a, b];
+}
+
+interface Harness {
+  conn: ProxyConnection;
+  /** The client's end: write requests to it, read what the proxy sent back in `.received`. */
+  client: MemorySocket;
+  /** The broker's end: `.received` is what the proxy forwarded; write responses to it. */
+  broker: MemorySocket;
+  outcomes: Array<{ intent: string | undefined; ops: AuditOperation[] }>;
+  audited: AuditOperation[];
+  metrics: ProxyMetrics;
+  closed: Promise<void>;
+}
+
+async function harness(opts: {
+  config?: (c: ProxyConfig) => void; writeAhead?: boolean; intend?: (ops: AuditOperation[]) => Promise<string>; admission?: () => string | undefined;
+} = {}): Promise<Harness> {
+  const config = structuredClone(DEFAULTS);
+  opts.config?.(config);
+  const metrics = new ProxyMetrics({ collectDefault: false });
+  const [clientEnd, proxyClientSide] = pair();
+  const [proxyBrokerSide, brokerEnd] = pair();
+  const outcomes: Harness['outcomes'] = [];
+  const audited: AuditOperation[] = [];
+  let closedResolve!: () => void;
+  const closed = new Promise<void>((r) => { closedResolve = r; });
+  const ctx: ProxyContext = {
+    config, log: pino({ level: 'silent' }), metrics,
+    brokers: new BrokerMap('127.0.0.1', 9200, { openBrokerListener: () => undefined }),
+    topicIds: new TopicIdMap(), tokenOwners: new Map(), clientSecurityProtocol: config.listen.securityProtocol,
+    clusterId: () => 'test-cluster', listenersReady: () => undefined, setClusterId: () => undefined,
+    connectUpstream: async () => proxyBrokerSide as unknown as Socket,
+    audit: (op) => { audited.push(op); },
+    auditEnabled: (apiKey) => apiKey !== 0 && apiKey !== 1,
+    writeAheadFor: () => opts.writeAhead ?? false,
+    intend: opts.intend ?? (async () => 'intent-1'),
+    auditOutcome: (intent, ops) => { outcomes.push({ intent, ops }); },
+    abandonIntent: () => undefined,
+    auditAdmission: () => opts.admission?.(),
+    reportUndecodableOnce: () => true,
+    onConnectionClosed: () => closedResolve(),
+  };
+  const conn = new ProxyConnection(ctx, proxyClientSide as unknown as Socket, { kind: 'bootstrap' }, 'bootstrap');
+  await conn.start();
+  return { conn, client: clientEnd, broker: brokerEnd, outcomes, audited, metrics, closed };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) { if (cond()) return; await new Promise((r) => setTimeout(r, 5)); }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function createTopics(name: string, correlationId: number): Buffer {
+  return kafkaRequest(19, 4, correlationId, {
+    Topics: [{ Name: name, NumPartitions: 1, ReplicationFactor: 1, Assignments: [], Configs: [] }], timeoutMs: 1000, validateOnly: false,
+  });
+}
+
+/** A response frame: correlation id, then the body encoded with the schema (non-flexible versions only here). */
+function response(apiKey: number, version: number, correlationId: number, body: Decoded): Buffer {
+  const id = Buffer.alloc(4);
+  id.writeInt32BE(correlationId);
+  return sizePrefixed(id, encodeMessage(apiSchema(apiKey)!.response, version, body));
+}
+
+const createTopicsOk = (name: string, correlationId: number) =>
+  response(19, 4, correlationId, { ThrottleTimeMs: 0, Topics: [{ Name: name, ErrorCode: 0, ErrorMessage: null }] });
+
+/** The size-prefixed frames in a byte string. */
+function frames(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off + 4 <= bytes.length;) {
+    const n = bytes.readInt32BE(off);
+    out.push(bytes.subarray(off, off + 4 + n));
+    off += 4 + n;
+  }
+  return out;
+}
+
+const correlationIds = (bytes: Buffer, requests: boolean) => frames(bytes).map((f) => f.readInt32BE(requests ? 8 : 4));
+
+test('an audited request is forwarded as it came, its response comes back as it went, and its outcome is recorded', async () => {
+  const h = await harness();
+  const req = createTopics('t1', 7);
+  h.client.write(req);
+  await until(() => h.broker.bytes.length === req.length, 'the request at the broker');
+  assert.deepEqual(h.broker.bytes, req);
+  const res = createTopicsOk('t1', 7);
+  h.broker.write(res);
+  await until(() => h.client.bytes.length === res.length, 'the response at the client');
+  assert.deepEqual(h.client.bytes, res);
+  assert.equal(h.outcomes.length, 1);
+  assert.deepEqual(h.outcomes[0].ops.map((o) => [o.method, o.resource.name, o.result.errorCode]), [['CreateTopics', 't1', 0]]);
+  h.conn.close('test over');
+});
+
+test('write-ahead: nothing reaches the broker, not even later requests, until the operations are durable', async () => {
+  let durable!: (id: string) => void;
+  const h = await harness({ writeAhead: true, intend: () => new Promise<string>((r) => { durable = r; }) });
+  h.client.write(Buffer.concat([createTopics('t2', 1), kafkaRequest(18, 0, 2, {})]));
+  await until(() => durable !== undefined, 'the write-ahead');
+  for (let i = 0; i < 5; i++) await tick();
+  assert.equal(h.broker.bytes.length, 0, 'held while the journal writes');
+  durable('intent-42');
+  await until(() => correlationIds(h.broker.bytes, true).length === 2, 'both requests at the broker');
+  assert.deepEqual(correlationIds(h.broker.bytes, true), [1, 2], 'in order');
+  h.broker.write(createTopicsOk('t2', 1));
+  await until(() => h.outcomes.length === 1, 'the outcome');
+  assert.equal(h.outcomes[0].intent, 'intent-42', 'the outcome strikes off its own write-ahead record');
+  h.conn.close('test over');
+});
+
+test('a refusal is answered in request order, and the refused request never reaches the broker', async () => {
+  const h = await harness({ config: (c) => { c.audit.failMode = 'closed'; }, admission: () => 'no room' });
+  h.client.write(Buffer.concat([kafkaRequest(18, 0, 1, {}), createTopics('t3', 2), kafkaRequest(18, 0, 3, {})]));
+  await until(() => correlationIds(h.broker.bytes, true).length === 2, 'the two ApiVersions at the broker');
+  assert.deepEqual(correlationIds(h.broker.bytes, true), [1, 3]);
+  await tick();
+  assert.equal(h.client.bytes.length, 0, 'the refusal waits for the answer to request 1');
+  const apiVersions = (id: number) => response(18, 0, id, { ErrorCode: 0, ApiKeys: [] });
+  h.broker.write(apiVersions(1));
+  await until(() => correlationIds(h.client.bytes, false).length === 2, 'answers 1 and 2');
+  h.broker.write(apiVersions(3));
+  await until(() => correlationIds(h.client.bytes, false).length === 3, 'answer 3');
+  assert.deepEqual(correlationIds(h.client.bytes, false), [1, 2, 3]);
+  assert.equal(await metricValue(h.metrics, 'kafka_audit_operations_refused_total', { api: 'CreateTopics' }), 1);
+  h.conn.close('test over');
+});
+
+test('a response that does not answer the oldest request closes the connection; the request in flight is audited unanswered', async () => {
+  const h = await harness();
+  h.client.write(createTopics('t4', 5));
+  await until(() => h.broker.bytes.length > 0, 'the request at the broker');
+  h.broker.write(createTopicsOk('t4', 6));
+  await h.closed;
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'unmatched_response' }), 1);
+  assert.equal(h.client.bytes.length, 0, 'the stray response is not passed on');
+  assert.equal(h.outcomes.length, 1);
+  assert.match(h.outcomes[0].ops[0].result.message ?? '', /^no response/);
+});
+
+test('acks=0 Produce whose acks lies beyond a 3,000-byte client id: not queued, so the next response pairs with its request', async () => {
+  const h = await harness();
+  const body = encodeMessage(apiSchema(0)!.request, 8, { TransactionalId: null, Acks: 0, TimeoutMs: 1000, TopicData: [] });
+  const clientId = Buffer.from('x'.repeat(3000));
+  const head = Buffer.alloc(10);
+  head.writeInt16BE(0, 0); head.writeInt16BE(8, 2); head.writeInt32BE(1, 4); head.writeInt16BE(clientId.length, 8);
+  h.client.write(Buffer.concat([sizePrefixed(head, clientId, body), createTopics('t5', 2)]));
+  await until(() => correlationIds(h.broker.bytes, true).length === 2, 'both requests at the broker');
+  h.broker.write(createTopicsOk('t5', 2));
+  await until(() => h.client.bytes.length > 0, 'the CreateTopics answer');
+  assert.deepEqual(correlationIds(h.client.bytes, false), [2]);
+  assert.equal(h.outcomes.length, 1);
+  assert.equal(h.outcomes[0].ops[0].result.errorCode, 0);
+  h.conn.close('test over');
+});
+
+test('SASL: a request pipelined behind SaslHandshake and SaslAuthenticate waits for each answer, and names the user', async () => {
+  const h = await harness({ config: (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; } });
+  const handshake = kafkaRequest(17, 1, 1, { Mechanism: 'PLAIN' });
+  const authenticate = kafkaRequest(36, 1, 2, { AuthBytes: Buffer.from('\u0000alice\u0000alice-secret') });
+  h.client.write(Buffer.concat([handshake, authenticate, createTopics('t6', 3)]));
+  await until(() => h.broker.bytes.length > 0, 'the handshake at the broker');
+  for (let i = 0; i < 5; i++) await tick();
+  assert.deepEqual(correlationIds(h.broker.bytes, true), [1], 'only the handshake until the broker answered it');
+  h.broker.write(response(17, 1, 1, { ErrorCode: 0, Mechanisms: ['PLAIN'] }));
+  await until(() => correlationIds(h.broker.bytes, true).length === 2, 'the SaslAuthenticate');
+  for (let i = 0; i < 5; i++) await tick();
+  assert.deepEqual(correlationIds(h.broker.bytes, true), [1, 2], 'the CreateTopics waits for the login outcome');
+  h.broker.write(response(36, 1, 2, { ErrorCode: 0, ErrorMessage: null, AuthBytes: Buffer.alloc(0), SessionLifetimeMs: 0n }));
+  await until(() => correlationIds(h.broker.bytes, true).length === 3, 'the CreateTopics');
+  h.broker.write(createTopicsOk('t6', 3));
+  await until(() => h.outcomes.length === 1, 'the outcome');
+  assert.equal(h.outcomes[0].ops[0].connection?.principal, 'User:alice');
+  assert.equal(h.audited.filter((o) => o.method === 'Authentication')[0]?.connection?.principal, 'User:alice');
+  assert.ok(!JSON.stringify([h.outcomes, h.audited]).includes('alice-secret'));
+  h.conn.close('test over');
+});
+
+test('SASL listener: a request before the login closes the connection without reaching the broker', async () => {
+  const h = await harness({ config: (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; } });
+  h.client.write(createTopics('t7', 1));
+  await h.closed;
+  assert.equal(h.broker.bytes.length, 0);
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'unauthenticated_request' }), 1);
+});
