@@ -14,7 +14,9 @@ import { AdminServer } from './admin/server.js';
 import { AuditChain } from './audit/chain.js';
 import { AuditPipeline } from './audit/pipeline.js';
 import { AuditRules, parseRulesConfig, type RulesConfig } from './audit/rules.js';
-import { KafkaAuditSink } from './audit/sink.js';
+import { AuditSink } from './audit/sink.js';
+import { KafkaTransport } from './audit/kafka-transport.js';
+import { FileTransport } from './audit/file-transport.js';
 import { AuditJournal } from './audit/journal.js';
 import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
@@ -29,7 +31,7 @@ export interface App {
   metrics: ProxyMetrics;
   log: Logger;
   pipeline?: AuditPipeline;
-  sink?: KafkaAuditSink;
+  sink?: AuditSink;
   admin?: AdminServer;
   adminPort?: number;
   /** The audit browser (/audit on the admin server), when browser.enabled. */
@@ -81,7 +83,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   const proxy = new ProxyServer(config, { metrics, log: log.child({ component: 'proxy' }) });
 
   let pipeline: AuditPipeline | undefined;
-  let sink: KafkaAuditSink | undefined;
+  let sink: AuditSink | undefined;
   let journal: AuditJournal | undefined;
   if (config.audit.enabled) {
     const a = config.audit;
@@ -89,14 +91,16 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const selfPrincipal = a.sasl ? `User:${a.sasl.username}` : undefined;
     const rules = new AuditRules(rulesConfig, { selfPrincipal });
     const connection = auditConnection(config);
-    sink = new KafkaAuditSink({
-      ...connection,
-      topics: rules.topics(),
-      topic: { partitions: a.partitions, replicationFactor: a.replicationFactor, retentionMs: a.retentionMs },
-      lingerMs: a.batch.lingerMs, batchSize: a.batch.maxEvents,
+    const transport = a.sink === 'file'
+      ? new FileTransport(a.filePath, a.spool.fsync !== 'never')
+      : new KafkaTransport({
+        ...connection, topic: { partitions: a.partitions, replicationFactor: a.replicationFactor, retentionMs: a.retentionMs },
+      });
+    sink = new AuditSink({
+      topics: rules.topics(), lingerMs: a.batch.lingerMs, batchSize: a.batch.maxEvents,
       spool: { dir: join(a.spool.dir, 'spool'), fsync: a.spool.fsync, maxBytes: a.spool.maxBytes },
       failMode: a.failMode, metrics,
-    });
+    }, transport);
     const chain = AuditChain.open(join(a.spool.dir, 'chain'), { fsync: a.spool.fsync === 'always' });
     if (!a.clusterId && !a.brokers) proxy.setClusterId(await discoverClusterId(connection, log));
     pipeline = new AuditPipeline({
@@ -191,7 +195,7 @@ async function discoverClusterId(connection: AuditKafkaConnection, log: Logger):
 }
 
 /** Why the proxy is not ready (empty when ready): no upstream reachable, or the audit sink stopped. */
-export async function notReadyReasons(config: ProxyConfig, sink: KafkaAuditSink | undefined): Promise<string[]> {
+export async function notReadyReasons(config: ProxyConfig, sink: AuditSink | undefined): Promise<string[]> {
   const reasons: string[] = [];
   const reachable = await Promise.all(config.upstream.bootstrapServers.map((s) => tcpReachable(s, 1500)));
   if (!reachable.some(Boolean)) reasons.push(`no upstream bootstrap server reachable (${config.upstream.bootstrapServers.join(', ')})`);

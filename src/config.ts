@@ -95,6 +95,10 @@ export interface AuditConfig {
   writeAhead: 'management' | 'all' | 'off';
   /** A connection whose principal the proxy cannot tell: audit it as User:UNKNOWN ('record') or refuse its audited requests. */
   unknownPrincipal: 'record' | 'refuse';
+  /** Where events go: the audit topic(s) on Kafka, or JSON lines appended to `filePath`. */
+  sink: 'kafka' | 'file';
+  /** The file of `sink: file`. */
+  filePath: string;
   spool: { dir: string; fsync: 'always' | 'never' | number; maxBytes: number };
   batch: { maxEvents: number; lingerMs: number };
   /** Raw rules section, validated by src/audit/rules.ts. */
@@ -114,6 +118,7 @@ export const DEFAULTS: ProxyConfig = {
   audit: {
     enabled: true, topic: 'confluent-audit-log-events', partitions: 3, replicationFactor: -1, retentionMs: 90 * 24 * 3600_000,
     clientId: 'kafka-audit-proxy', failMode: 'open', writeAhead: 'management', unknownPrincipal: 'record',
+    sink: 'kafka', filePath: './audit-events.jsonl',
     spool: { dir: './audit-spool', fsync: 'always', maxBytes: 1024 * 1024 * 1024 },
     batch: { maxEvents: 500, lingerMs: 20 },
     rules: {},
@@ -181,6 +186,8 @@ export function validate(c: ProxyConfig): ProxyConfig {
   check(['open', 'closed'].includes(c.audit.failMode), 'audit.failMode', 'open or closed', c.audit.failMode);
   check(['management', 'all', 'off'].includes(c.audit.writeAhead), 'audit.writeAhead', 'management, all or off', c.audit.writeAhead);
   check(['record', 'refuse'].includes(c.audit.unknownPrincipal), 'audit.unknownPrincipal', 'record or refuse', c.audit.unknownPrincipal);
+  check(['kafka', 'file'].includes(c.audit.sink), 'audit.sink', 'kafka or file', c.audit.sink);
+  check(isNonEmptyString(c.audit.filePath), 'audit.filePath', 'a file path', c.audit.filePath);
   check(typeof c.audit.topic === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(c.audit.topic), 'audit.topic', 'a valid Kafka topic name', c.audit.topic);
   check(isPosInt(c.audit.partitions), 'audit.partitions', 'a positive integer', c.audit.partitions);
   check(c.audit.spool.fsync === 'always' || c.audit.spool.fsync === 'never' || isPosInt(c.audit.spool.fsync),
@@ -253,6 +260,7 @@ function validateBrowser(c: ProxyConfig): void {
   }
   if (!b.enabled) return;
   check(c.admin.enabled, 'browser.enabled', 'false unless admin.enabled is true (the browser is served by the admin HTTP server)', b.enabled);
+  check(c.audit?.sink !== 'file', 'browser.enabled', 'false with audit.sink: file (the browser reads the audit topic on Kafka)', b.enabled);
   if (!isLoopbackAddress(c.admin.host) && !(a && (a.token || a.basicAuth))) {
     throw new ConfigError(`browser.auth: must set token or basicAuth when browser.enabled is true and admin.host (${JSON.stringify(c.admin.host)}) is not a loopback address`);
   }

@@ -23,7 +23,7 @@ import type { FailMode } from './sink.js';
 import { log } from '../log.js';
 import type { ProxyMetrics } from '../metrics.js';
 
-/** What the pipeline needs from a sink (KafkaAuditSink implements it; tests can use a fake). */
+/** What the pipeline needs from a sink (AuditSink implements it, with a Kafka or file transport; tests can use a fake). */
 export interface AuditSinkLike {
   /** Resolves once the event is durable; rejects when it is not and `strict` (default: fail-closed mode) is set. */
   submit(event: AuditEvent, topic: string, strict?: boolean): Promise<void>;

@@ -1,61 +1,41 @@
 /**
- * Writes audit events to the audit topic(s) on Kafka without ever losing one silently.
+ * Delivers audit events through a transport (src/audit/transport.ts: Kafka, or a local file) without ever losing
+ * one silently. This is the durable queue in front of the transport:
  *
- * - Producer: kafkajs, idempotent, acks=-1 (all in-sync replicas), maxInFlightRequests 1 (kafkajs needs that
- *   for idempotent ordering), Java-compatible murmur2 partitioner. Record key = the chain instance id, so one
- *   instance's chain stays in one partition and in order. Value = the CloudEvent as JSON (structured mode),
- *   header content-type: application/cloudevents+json; charset=UTF-8, plus ce_id/ce_type/ce_source mirrored
- *   for consumers that filter on headers. The record timestamp is left to the producer (send time), not the
- *   event time: events replayed after a long outage would otherwise be old enough for retention to delete them
- *   at once. The event's own `time` keeps the occurrence time.
- * - Batching: events are collected for up to lingerMs or batchSize events, then sent in one sendBatch.
- * - Topics: created at start (and on first use of a new topic) with the configured partitions, replication
- *   factor and retention.ms; an existing topic is fine.
- * - Outage: if a send fails (or the cluster is unreachable at start) the batch goes to the local spool, the sink
+ * - Batching: events are collected for up to lingerMs or batchSize events, then sent in one batch.
+ * - Outage: if a send fails (or the destination is unusable at start) the batch goes to the local spool, the sink
  *   is "degraded" (kafka_audit_sink_up 0, a 'degraded' event for the lifecycle audit event), and a background
  *   loop reconnects with exponential backoff. While anything is in the spool, new events are appended to the
  *   spool too, behind the older ones; once reconnected the spool is replayed in order, and only when it is
- *   empty do events go straight to Kafka again. So the topic receives events in submission order.
- * - Delivery is at-least-once: a send that times out may still have been written; after a failure the
- *   producer is replaced (new producer id), so such a batch can appear twice. The chain verifier reports those
- *   copies as identical duplicates.
+ *   empty do events go straight to the transport again. So the destination receives events in submission order.
+ * - Delivery is at-least-once: a send that times out may still have been written (the Kafka transport replaces
+ *   its producer after a failure, so such a batch can appear twice). The chain verifier reports those copies as
+ *   identical duplicates.
  * - Fail-open (default): when the spool is full, the event is dropped, counted in
  *   kafka_audit_events_dropped_total{reason="spool_full"} and logged at error level; submit() resolves.
- *   Fail-closed: submit() rejects when the event was neither acknowledged by Kafka nor spooled, so the proxy
- *   can fail the client's request. durable() always rejects in that case, whatever the mode.
- * - One worker loop does all Kafka sends, spool appends and replays, one step at a time, which is what keeps
- *   the order without locks.
+ *   Fail-closed: submit() rejects when the event was neither delivered nor spooled, so the proxy can fail the
+ *   client's request. durable() always rejects in that case, whatever the mode.
+ * - One worker loop does all sends, spool appends and replays, one step at a time, which is what keeps the order
+ *   without locks.
+ *
+ * Kafka records: value = the CloudEvent as JSON (structured mode), header content-type:
+ * application/cloudevents+json; charset=UTF-8, plus ce_id/ce_type/ce_source mirrored for consumers that filter on
+ * headers. The record timestamp is left to the producer (send time), not the event time: events replayed after a
+ * long outage would otherwise be old enough for retention to delete them at once. The event keeps its own `time`.
  */
 import { EventEmitter } from 'node:events';
-import kafkajs from 'kafkajs';
-import type { Admin, Kafka as KafkaClient, Producer } from 'kafkajs';
 import type { AuditEvent } from './event.js';
 import { Spool, SpoolFullError, type SpoolConfig, type SpoolRecord } from './spool.js';
-import { createKafka, describeConnection, type AuditKafkaConnection } from './kafka-client.js';
+import { KafkaTransport, type KafkaTransportConfig } from './kafka-transport.js';
+import type { AuditTransport } from './transport.js';
 import { log } from '../log.js';
 import type { ProxyMetrics } from '../metrics.js';
 
-const { Partitioners, CompressionTypes } = kafkajs;
-
 export type FailMode = 'open' | 'closed';
 
-export interface AuditTopicSettings {
-  /** Default 12. */
-  partitions?: number;
-  /** Default 3. Use 1 for a single-broker audit cluster. */
-  replicationFactor?: number;
-  /** retention.ms of created topics; default: broker default. */
-  retentionMs?: number;
-  /** Further topic configs for created topics (e.g. "min.insync.replicas": "2"). */
-  configs?: Record<string, string>;
-}
-
-export interface KafkaAuditSinkConfig extends AuditKafkaConnection {
-  /** Topics to create at start (more are created on first use). */
+export interface AuditSinkConfig {
+  /** Destinations to prepare at start (Kafka: topics to create; more are created on first use). */
   topics?: string[];
-  /** Create missing topics. Default true. */
-  createTopics?: boolean;
-  topic?: AuditTopicSettings;
   /** Longest time an event waits for more to batch with. Default 20 ms. */
   lingerMs?: number;
   /** Most events per send. Default 500. */
@@ -65,10 +45,11 @@ export interface KafkaAuditSinkConfig extends AuditKafkaConnection {
   failMode?: FailMode;
   /** Reconnect backoff. Default 500 ms doubling to 30 s, with ±20 % jitter. */
   reconnect?: { initialMs?: number; maxMs?: number };
-  /** Upper bound of one send before it counts as failed. Default 30 s. */
-  sendTimeoutMs?: number;
   metrics?: ProxyMetrics;
 }
+
+export type KafkaAuditSinkConfig = AuditSinkConfig & KafkaTransportConfig;
+export type { AuditTopicSettings } from './kafka-transport.js';
 
 /** Rejection reason of submit()/durable() when an event could not be made durable. */
 export class AuditNotDurableError extends Error {
@@ -101,16 +82,12 @@ export function eventToRecord(event: AuditEvent, topic: string): SpoolRecord {
   return { topic, key: event.auditinstance ?? null, value: JSON.stringify(event), headers };
 }
 
-export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
+export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   readonly failMode: FailMode;
-  private readonly cfg: KafkaAuditSinkConfig;
-  private readonly kafka: KafkaClient;
+  private readonly cfg: AuditSinkConfig;
   private readonly ownsSpool: boolean;
   private spool: Spool | undefined;
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
   private connected = false;
-  private readonly ensured = new Set<string>();
 
   private queue: Pending[] = [];
   /** Bytes of the values in `queue` (see canAccept). */
@@ -134,11 +111,10 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   private worker: Promise<void> | undefined;
   private closing = false;
 
-  constructor(cfg: KafkaAuditSinkConfig) {
+  constructor(cfg: AuditSinkConfig, private readonly transport: AuditTransport) {
     super();
     this.cfg = cfg;
     this.failMode = cfg.failMode ?? 'open';
-    this.kafka = createKafka(cfg, 'audit-sink');
     this.ownsSpool = !(cfg.spool instanceof Spool);
     if (cfg.spool instanceof Spool) this.spool = cfg.spool;
     this.backoffMs = cfg.reconnect?.initialMs ?? 500;
@@ -168,7 +144,7 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
     if (this.state !== 'stopped') throw new Error(`audit sink already started (state ${this.state})`);
     if (!this.spool) this.spool = await Spool.open(this.cfg.spool as SpoolConfig, this.cfg.metrics);
     const slog = log.child({ component: 'audit-sink' });
-    slog.info({ kafka: describeConnection(this.cfg), failMode: this.failMode, spooled: this.spool.pendingRecords }, 'audit sink starting');
+    slog.info({ ...this.transport.describe(), failMode: this.failMode, spooled: this.spool.pendingRecords }, 'audit sink starting');
     try {
       await this.connect();
       this.state = this.spool.isEmpty ? 'up' : 'replaying';
@@ -177,7 +153,7 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       this.state = 'degraded';
       this.degradedSince = Date.now();
       this.cfg.metrics?.auditSinkUp.set(0);
-      slog.error({ err: e, kafka: describeConnection(this.cfg) }, 'audit cluster not usable at start (connect or topic creation failed); audit events go to the local spool until it is');
+      slog.error({ err: e, ...this.transport.describe() }, 'audit destination not usable at start (connect or topic creation failed); audit events go to the local spool until it is');
       this.announcedDegraded = true;
       this.lastReconnectWarn = Date.now();
       this.emit('degraded', { reason: errText(e), spooledRecords: this.spool.pendingRecords });
@@ -388,100 +364,19 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   }
 
   private async send(records: SpoolRecord[]): Promise<void> {
-    const producer = this.producer;
-    if (!producer || !this.connected) throw new Error('audit sink not connected');
-    await this.ensureTopics(records.map((r) => r.topic));
-    const byTopic = new Map<string, Array<{ key: string | null; value: string; headers?: Record<string, string> }>>();
-    for (const r of records) {
-      let list = byTopic.get(r.topic);
-      if (!list) { list = []; byTopic.set(r.topic, list); }
-      list.push({ key: r.key ?? null, value: r.value, headers: r.headers });
-    }
-    const timeoutMs = this.cfg.sendTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        producer.sendBatch({
-          acks: -1,
-          compression: CompressionTypes.None,
-          timeout: this.cfg.requestTimeoutMs ?? 10_000,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        }),
-        new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`audit send timed out after ${timeoutMs} ms`)), timeoutMs); }),
-      ]);
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
-  }
-
-  private async ensureTopics(topics: string[]): Promise<void> {
-    if (this.cfg.createTopics === false) return;
-    const missing = [...new Set(topics)].filter((t) => !this.ensured.has(t));
-    if (missing.length === 0) return;
-    const admin = this.admin;
-    if (!admin) throw new Error('audit sink not connected');
-    const t = this.cfg.topic ?? {};
-    const configEntries = Object.entries({
-      ...(t.retentionMs !== undefined ? { 'retention.ms': String(t.retentionMs) } : {}),
-      ...(t.configs ?? {}),
-    }).map(([name, value]) => ({ name, value }));
-    try {
-      // Not waitForLeaders: kafkajs gives up on the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers while the new
-      // topic's metadata propagates, which made every fresh start look like an outage. The producer's own
-      // retries cover the first sends instead.
-      const created = await admin.createTopics({
-        waitForLeaders: false,
-        topics: missing.map((topic) => ({ topic, numPartitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, configEntries })),
-      });
-      if (created) log.info({ component: 'audit-sink', topics: missing, partitions: t.partitions ?? 12, replicationFactor: t.replicationFactor ?? 3, retentionMs: t.retentionMs }, 'created audit topic(s)');
-    } catch (e) {
-      const errors = (e as { errors?: Array<{ type?: string }> }).errors;
-      const types = Array.isArray(errors) ? errors.map((x) => x?.type) : [(e as { type?: string }).type];
-      if (types.every((x) => x === 'TOPIC_ALREADY_EXISTS')) {
-        // kafkajs normally returns false for this; tolerate it in any form.
-      } else if (types.every((x) => x === 'TOPIC_AUTHORIZATION_FAILED' || x === 'CLUSTER_AUTHORIZATION_FAILED')) {
-        log.warn({ component: 'audit-sink', topics: missing }, 'not allowed to create audit topics; assuming they exist (sends will fail if they do not)');
-      } else {
-        throw e;
-      }
-    }
-    for (const m of missing) this.ensured.add(m);
+    if (!this.connected) throw new Error('audit sink not connected');
+    await this.transport.send(records);
   }
 
   private async connect(): Promise<void> {
-    const producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
-    const admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
-    try {
-      await producer.connect();
-      await admin.connect();
-      this.producer = producer;
-      this.admin = admin;
-      await this.ensureTopics(this.cfg.topics ?? []);
-      // Only now may the worker use the producer (send() checks this flag).
-      this.connected = true;
-    } catch (e) {
-      this.connected = false;
-      this.producer = undefined;
-      this.admin = undefined;
-      await producer.disconnect().catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
-      throw e;
-    }
+    await this.transport.connect(this.cfg.topics ?? []);
+    // Only now may the worker send (send() checks this flag).
+    this.connected = true;
   }
 
   private async disconnect(): Promise<void> {
-    const p = this.producer;
-    const a = this.admin;
     this.connected = false;
-    this.producer = undefined;
-    this.admin = undefined;
-    await Promise.all([p?.disconnect().catch(() => undefined), a?.disconnect().catch(() => undefined)]);
+    await this.transport.disconnect();
   }
 
   private async degrade(e: unknown, events: number): Promise<void> {
@@ -547,4 +442,11 @@ export class KafkaAuditSink extends EventEmitter<KafkaAuditSinkEvents> {
 
 function errText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The sink with its Kafka transport (the default; `audit.sink: kafka`). */
+export class KafkaAuditSink extends AuditSink {
+  constructor(cfg: KafkaAuditSinkConfig) {
+    super(cfg, new KafkaTransport(cfg));
+  }
 }
