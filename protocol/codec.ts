@@ -7,12 +7,19 @@
  * The encoder walks the same schema and writes exactly the layout the decoder reads, so a decoded message
  * re-encodes byte for byte (unknown tagged fields are carried through as raw bytes).
  */
+import { isUtf8 } from 'node:buffer';
+import { javaUtf8 } from './java-utf8.js';
 import { Parser } from 'binary-parser';
 import {
   type FieldSchema, type MessageSchema, inRange, isArrayType, elementType, isStructType, PRIMITIVES,
 } from './schema.js';
 
-/** A decoded struct: field name → value, plus unknown tagged fields kept for re-encoding. */
+/**
+ * A decoded struct: field name → value, plus unknown tagged fields kept for re-encoding. The generated types
+ * (protocol/messages/*.ts, e.g. CreateTopicsRequest) say which fields and value types each message has:
+ * bool → boolean; int8-int32, uint16, uint32, float64 → number; int64 → bigint; string → string; uuid → string
+ * (Kafka's base64url form); bytes and records → Buffer; arrays → arrays; structs → objects; nullable → | null.
+ */
 export type Decoded = Record<string, any>;
 export interface UnknownTag { tag: number; data: Buffer }
 export const UNKNOWN_TAGS = '_unknownTags';
@@ -52,10 +59,39 @@ function lengthPrefix(kind: LengthKind): Parser {
   return new Parser().nest('n', { type: uvarintBytes, formatter: (o: any) => varintValue(o) - 1 });
 }
 
+/** Length of the input being parsed: a count is checked against the bytes left (see checkedCount). */
+let inputEnd = 0;
+
+/** Runs a parse of `buf` with inputEnd set to its length (parses nest: tagged fields are parsed inside a parse). */
+function parseWithin(parser: Parser, buf: Buffer): any {
+  const outer = inputEnd;
+  inputEnd = buf.length;
+  try {
+    return parser.parse(buf);
+  } finally {
+    inputEnd = outer;
+  }
+}
+
+function checkedCount(n: number, offset: number, what: string): number {
+  if (n > inputEnd - offset) throw new DecodeError(`${what} has ${n} elements but only ${Math.max(inputEnd - offset, 0)} bytes are left`);
+  return n > 0 ? n : 0;
+}
+
 function nullCheck(n: number, nullable: boolean, what: string): boolean {
   if (n >= 0) return false;
   if (n === -1 && nullable) return true;
   throw new DecodeError(n === -1 ? `${what} is null but not nullable in this version` : `${what} has negative length ${n}`);
+}
+
+/**
+ * A string field as Kafka's broker reads it: at most 32767 bytes, compact or not (its generated readers refuse
+ * longer ones), decoded the way the JDK decodes UTF-8, so a malformed name reads as the same string the broker
+ * acts on.
+ */
+function kafkaString(bytes: Buffer, length: number, what: string): string {
+  if (length > 0x7fff) throw new DecodeError(`${what} is a string of ${length} bytes; Kafka refuses strings over 32767 bytes`);
+  return isUtf8(bytes) ? bytes.toString('utf8') : javaUtf8(bytes);
 }
 
 function sizedParser(kind: LengthKind, body: 'string' | 'buffer'): Parser {
@@ -120,7 +156,7 @@ function appendValue(p: Parser, name: string, field: FieldSchema, type: string, 
   if (fixed) return fixed(p, name);
   const what = field.name;
   if (type === 'string') {
-    return p.nest(name, { type: sized(flex ? 'uvarint' : 'int16', 'string'), formatter: (o: any) => (nullCheck(o.n, nullable, what) ? null : o.v) });
+    return p.nest(name, { type: sized(flex ? 'uvarint' : 'int16', 'buffer'), formatter: (o: any) => (nullCheck(o.n, nullable, what) ? null : kafkaString(o.v, o.n, what)) });
   }
   if (type === 'bytes' || type === 'records') {
     return p.nest(name, { type: sized(flex ? 'uvarint' : 'int32', 'buffer'), formatter: (o: any) => (nullCheck(o.n, nullable, what) ? null : o.v) });
@@ -130,8 +166,10 @@ function appendValue(p: Parser, name: string, field: FieldSchema, type: string, 
     const elem = PRIMITIVES.has(elemType)
       ? appendValue(new Parser(), 'v', field, elemType, { ...ctx, version: ctx.version })
       : structParser(field.fields ?? [], ctx);
-    const arr = lengthPrefix(flex ? 'uvarint' : 'int32')
-      .array('v', { type: elem, length: function (this: any) { return this.n > 0 ? this.n : 0; } });
+    // Like Kafka's readers, a count beyond the bytes left is corrupt: without this check an array of elements
+    // binary-parser reads without bounds checks (uuids, empty structs) would loop and allocate up to 2^32 times.
+    const arr = lengthPrefix(flex ? 'uvarint' : 'int32').saveOffset('o')
+      .array('v', { type: elem, length: function (this: any) { return checkedCount(this.n, this.o, what); } });
     const unwrap = PRIMITIVES.has(elemType) ? (e: any) => e.v : (e: any) => unwrapStruct(e, ctx);
     return p.nest(name, {
       type: arr,
@@ -187,7 +225,7 @@ function wrapTagged(body: Parser, tagged: Map<number, { field: FieldSchema; pars
         last = e.tag;
         const known = tagged.get(e.tag);
         if (known) {
-          const r = known.parser.parse(e.data) as any;
+          const r = parseWithin(known.parser, e.data);
           if (r.end > e.data.length) throw new DecodeError(`tagged field ${e.tag} (${known.field.name}) is truncated: its value needs ${r.end - e.data.length} bytes more than the ${e.data.length} it has`);
           if (r.end !== e.data.length) throw new DecodeError(`tagged field ${e.tag} (${known.field.name}) has ${e.data.length - r.end} bytes beyond its value`);
           out[known.field.name] = r.v;
@@ -229,7 +267,7 @@ export function decoderFor(schema: MessageSchema, version: number): CompiledDeco
     decode(buf: Buffer): Decoded {
       let r: any;
       try {
-        r = top.parse(buf);
+        r = parseWithin(top, buf);
       } catch (e) {
         if (e instanceof DecodeError) throw new DecodeError(`${name} v${version}: ${e.message}`);
         throw new DecodeError(`${name} v${version}: truncated or malformed body (${(e as Error).message})`);
@@ -290,11 +328,61 @@ function writeLength(w: Writer, flex: boolean, kind: 'int16' | 'int32', n: numbe
   else w.int32(n === null ? -1 : n);
 }
 
-function encodeValue(w: Writer, field: FieldSchema, type: string, value: any, ctx: Ctx): void {
-  const flex = fieldFlexible(field, ctx);
-  const nullable = inRange(ctx.version, field.nullableVersions);
-  if ((value === null || value === undefined) && !nullable && !fixedWidth[type] && type !== 'bool') {
-    throw new Error(`cannot encode ${field.name}: null but not nullable in v${ctx.version}`);
+/**
+ * The encoder's view of one field at one version, resolved once per (message, version) as the decoder is: which
+ * fields are written, flexibility and nullability. Every plan object has the same shape whatever the schema's
+ * field objects look like, so the encoder's property reads stay monomorphic.
+ */
+interface EncField {
+  name: string;
+  type: string;
+  /** Element type of an array, else undefined. */
+  elem: string | undefined;
+  elemPrimitive: boolean;
+  /** The struct of a struct or array-of-structs field. */
+  struct: EncStruct | undefined;
+  nullable: boolean;
+  flex: boolean;
+  tag: number;
+  version: number;
+}
+
+interface EncStruct {
+  /** Present, non-tagged fields, in order. */
+  fields: EncField[];
+  /** Fields tagged at this version. */
+  tagged: EncField[];
+  flexible: boolean;
+}
+
+function encField(f: FieldSchema, ctx: Ctx): EncField {
+  const elem = isArrayType(f.type) ? elementType(f.type) : undefined;
+  const structFields = isStructType(f.type) || (elem !== undefined && !PRIMITIVES.has(elem)) ? f.fields ?? [] : undefined;
+  return {
+    name: f.name,
+    type: f.type,
+    elem,
+    elemPrimitive: elem !== undefined && PRIMITIVES.has(elem),
+    struct: structFields ? encPlan(structFields, ctx) : undefined,
+    nullable: inRange(ctx.version, f.nullableVersions),
+    flex: fieldFlexible(f, ctx),
+    tag: f.tag ?? -1,
+    version: ctx.version,
+  };
+}
+
+function encPlan(fields: FieldSchema[], ctx: Ctx): EncStruct {
+  return {
+    fields: fields.filter((f) => inRange(ctx.version, f.versions) && !isTagged(f, ctx)).map((f) => encField(f, ctx)),
+    tagged: ctx.flexible ? fields.filter((f) => isTagged(f, ctx)).map((f) => encField(f, ctx)) : [],
+    flexible: ctx.flexible,
+  };
+}
+
+function encodeValue(w: Writer, f: EncField, type: string, value: any): void {
+  const flex = f.flex;
+  if ((value === null || value === undefined) && !f.nullable && !fixedWidth[type] && type !== 'bool') {
+    throw new Error(`cannot encode ${f.name}: null but not nullable in v${f.version}`);
   }
   switch (type) {
     case 'bool': w.uint8(value ? 1 : 0); return;
@@ -316,40 +404,34 @@ function encodeValue(w: Writer, field: FieldSchema, type: string, value: any, ct
       writeLength(w, flex, 'int32', (value as Buffer).length); w.bytes(value); return;
     }
   }
-  if (isArrayType(type)) {
+  if (f.elem !== undefined && type === f.type) {
     if (value === null) { writeLength(w, flex, 'int32', null); return; }
     const arr = value as any[];
     writeLength(w, flex, 'int32', arr.length);
-    const elemType = elementType(type);
-    for (const e of arr) {
-      if (PRIMITIVES.has(elemType)) encodeValue(w, field, elemType, e, ctx);
-      else encodeStruct(w, field.fields ?? [], e, ctx);
-    }
+    if (f.elemPrimitive) for (const e of arr) encodeValue(w, f, f.elem, e);
+    else for (const e of arr) encodeStruct(w, f.struct!, e);
     return;
   }
-  if (isStructType(type)) {
-    if (nullable) {
+  if (f.struct !== undefined) {
+    if (f.nullable) {
       if (value === null) { w.int8(-1); return; }
       w.int8(1);
     }
-    encodeStruct(w, field.fields ?? [], value, ctx);
+    encodeStruct(w, f.struct, value);
     return;
   }
-  throw new Error(`schema field ${field.name}: unknown type "${type}"`);
+  throw new Error(`schema field ${f.name}: unknown type "${type}"`);
 }
 
-function encodeStruct(w: Writer, fields: FieldSchema[], value: Decoded, ctx: Ctx): void {
-  for (const f of fields) {
-    if (!inRange(ctx.version, f.versions) || isTagged(f, ctx)) continue;
-    encodeValue(w, f, f.type, value[f.name], ctx);
-  }
-  if (!ctx.flexible) return;
+function encodeStruct(w: Writer, s: EncStruct, value: Decoded): void {
+  for (const f of s.fields) encodeValue(w, f, f.type, value[f.name]);
+  if (!s.flexible) return;
   const entries: UnknownTag[] = [];
-  for (const f of fields) {
-    if (!isTagged(f, ctx) || value[f.name] === undefined) continue;
+  for (const f of s.tagged) {
+    if (value[f.name] === undefined) continue;
     const inner = new Writer(32);
-    encodeValue(inner, f, f.type, value[f.name], ctx);
-    entries.push({ tag: f.tag!, data: inner.finish() });
+    encodeValue(inner, f, f.type, value[f.name]);
+    entries.push({ tag: f.tag, data: inner.finish() });
   }
   const unknown = value[UNKNOWN_TAGS] as UnknownTag[] | undefined;
   if (unknown) entries.push(...unknown);
@@ -358,10 +440,24 @@ function encodeStruct(w: Writer, fields: FieldSchema[], value: Decoded, ctx: Ctx
   for (const e of entries) { w.uvarint(e.tag); w.uvarint(e.data.length); w.bytes(e.data); }
 }
 
+const encoderCache = new WeakMap<MessageSchema, Map<number, EncStruct>>();
+
+/** The encoder plan of one message version, built on first use. */
+function encoderFor(schema: MessageSchema, version: number): EncStruct {
+  let byVersion = encoderCache.get(schema);
+  if (!byVersion) { byVersion = new Map(); encoderCache.set(schema, byVersion); }
+  let plan = byVersion.get(version);
+  if (!plan) {
+    plan = encPlan(schema.fields, { version, flexible: isFlexibleVersion(schema, version) });
+    byVersion.set(version, plan);
+  }
+  return plan;
+}
+
 /** Encodes a message body (no header) at the given version. */
 export function encodeMessage(schema: MessageSchema, version: number, value: Decoded, w = new Writer()): Buffer {
   if (!supportsVersion(schema, version)) throw new Error(`${schema.name} v${version} is not in the schema (valid ${schema.validVersions})`);
-  encodeStruct(w, schema.fields, value, { version, flexible: isFlexibleVersion(schema, version) });
+  encodeStruct(w, encoderFor(schema, version), value);
   return w.finish();
 }
 

@@ -174,8 +174,3 @@ export function kafkaError(code: number): KafkaErrorInfo {
   if (known) return { ...known };
   return { name: `UNKNOWN_CODE_${code}`, message: `Unknown Kafka error code ${code}.`, retriable: false };
 }
-
-/** The Errors enum name of a code (`UNKNOWN_CODE_<code>` when unknown). */
-export function kafkaErrorName(code: number): string {
-  return BY_CODE.get(code)?.name ?? `UNKNOWN_CODE_${code}`;
-}

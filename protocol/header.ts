@@ -1,7 +1,9 @@
 /**
- * Request and response headers (RequestHeader v0-2, ResponseHeader v0-1; protocol/messages/headers.ts holds
- * their schemas, which test/protocol/header.test.ts checks this fast path against). Read on every frame, so it
- * reads fixed offsets instead of going through the generic decoder.
+ * Request and response headers (RequestHeader v1-2, ResponseHeader v0-1; their schemas are
+ * protocol/messages/headers.ts, and which version an API version uses is protocol/facts.ts's
+ * requestHeaderVersion / responseHeaderVersion). Read on every frame, so it reads fixed offsets instead of going
+ * through the generic decoder; test/fuzz/decoders.fuzz.test.ts checks it. Request header v0 (no client id) is
+ * only ControlledShutdown v0, between Kafka 3.9 ZooKeeper-mode brokers and controllers, never from clients.
  */
 import { DecodeError } from './codec.js';
 

@@ -1,9 +1,10 @@
 /**
  * Declarative Kafka message schemas: the single source of truth from which decoders and encoders are built.
  *
- * The shape follows Kafka's own message definitions (clients/src/main/resources/common/message/*.json) so a
- * schema can be checked line by line against them: a field has a name, a type, the versions it exists in,
- * optionally the versions in which it may be null, and optionally a tag (tagged fields in flexible versions).
+ * The shape follows Kafka's own message definitions (clients/src/main/resources/common/message/*.json); the
+ * schemas in protocol/messages/ are generated from those of kafka-clients 3.9.1 and 4.1.1 by
+ * scripts/gen-protocol.ts. A field has a name, a type, the versions it exists in, optionally the versions in
+ * which it may be null, and optionally a tag (tagged fields in flexible versions).
  *
  * Types:
  *   primitives: bool int8 int16 uint16 int32 uint32 int64 float64 string bytes records uuid
@@ -31,9 +32,24 @@ export interface FieldSchema {
   taggedVersions?: VersionRange;
   /** Overrides the message's flexible versions for this field (RequestHeader.ClientId is "none"). */
   flexibleVersions?: VersionRange;
+  /** What the value names, in Kafka's words: "topicName", "groupId", "transactionalId", "producerId", "brokerId". */
+  entityType?: string;
+  /**
+   * Kafka's default for the field, as a value of its type: number (int8-int32, uint16/32, float64), bigint
+   * (int64), boolean, string, or null ("null" in Kafka's JSON). Kafka writes it when the field is absent.
+   */
+  default?: number | bigint | boolean | string | null;
+  /** Kafka may leave the field out when writing a version that does not have it (instead of failing). */
+  ignorable?: boolean;
+  /** The field is the key of the array of structs it is in (Kafka generates a map for such arrays). */
+  mapKey?: boolean;
   fields?: FieldSchema[];
 }
 
+/**
+ * One message (request, response or header). The TypeScript type of its decoded value is generated beside it
+ * (protocol/messages/create-topics.ts: CreateTopicsRequest); registry.ts's decodeRequest / decodeResponse return it.
+ */
 export interface MessageSchema {
   apiKey: number;
   /** Kafka's message name, e.g. "CreateTopicsRequest". */
@@ -49,6 +65,8 @@ export interface ApiSchema {
   apiKey: number;
   /** The API name used in metrics and audit method names, e.g. "CreateTopics". */
   name: string;
+  /** Kafka's listeners taking the API ("broker", "controller", and "zkBroker" for Kafka 3.9's ZooKeeper mode). */
+  listeners?: readonly string[];
   request: MessageSchema;
   response: MessageSchema;
 }

@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { decodeMessage, encodeMessage } from '../../protocol/codec.js';
 import { readRequestHeader, responseBodyOffset } from '../../protocol/header.js';
+import { requestHeaderVersion, responseHeaderVersion } from '../../protocol/facts.js';
 import { API_SCHEMAS, apiName } from '../../protocol/registry.js';
-import { inRange } from '../../protocol/schema.js';
 import { addRelayListener, runKafkaTool, startKafkaCluster, type KafkaCluster } from '../harness/kafka-cluster.js';
 import { freePorts } from '../harness/ports.js';
 
@@ -30,11 +30,10 @@ function bodyOf(c: Captured): { body: Buffer; schemaVersion: number } | undefine
   if (!schema) return undefined;
   const frame = Buffer.from(c.hex, 'hex');
   if (c.side === 'request') {
-    const h = readRequestHeader(frame, inRange(c.apiVersion, schema.request.flexibleVersions) ? 2 : 1);
+    const h = readRequestHeader(frame, requestHeaderVersion(c.apiKey, c.apiVersion) === 2 ? 2 : 1);
     return { body: frame.subarray(h.bodyOffset), schemaVersion: c.apiVersion };
   }
-  const flexible = c.apiKey !== 18 && inRange(c.apiVersion, schema.response.flexibleVersions);
-  return { body: frame.subarray(responseBodyOffset(frame, flexible ? 1 : 0)), schemaVersion: c.apiVersion };
+  return { body: frame.subarray(responseBodyOffset(frame, responseHeaderVersion(c.apiKey, c.apiVersion) ?? 0)), schemaVersion: c.apiVersion };
 }
 
 function roundTrip(c: Captured): void {

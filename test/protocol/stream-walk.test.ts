@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DecodeError, encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { requestHeaderVersion, responseHeaderVersion } from '../../protocol/facts.js';
 import { readRequestHeader, responseBodyOffset } from '../../protocol/header.js';
 import { Fetch } from '../../protocol/messages/fetch.js';
 import { Produce } from '../../protocol/messages/produce.js';
@@ -102,8 +103,8 @@ describe('StreamWalk', () => {
       const frame = Buffer.from(c.hex, 'hex');
       const schema = c.side === 'request' ? api.request : api.response;
       const body = c.side === 'request'
-        ? frame.subarray(readRequestHeader(frame, inRange(c.apiVersion, schema.flexibleVersions) ? 2 : 1).bodyOffset)
-        : frame.subarray(responseBodyOffset(frame, c.apiKey !== 18 && inRange(c.apiVersion, schema.flexibleVersions) ? 1 : 0));
+        ? frame.subarray(readRequestHeader(frame, requestHeaderVersion(c.apiKey, c.apiVersion) === 2 ? 2 : 1).bodyOffset)
+        : frame.subarray(responseBodyOffset(frame, responseHeaderVersion(c.apiKey, c.apiVersion) ?? 0));
       assertSameEnd(schema, c.apiVersion, body, rand, `${c.client} ${c.side} ${api.name} v${c.apiVersion}`);
       checked++;
     }
