@@ -18,6 +18,7 @@ import type { AuditChain } from './chain.js';
 import type { AuditJournal, OpenIntent } from './journal.js';
 import type { AuditOperation } from './operation.js';
 import { categoryOf } from './extract.js';
+import { capStrings } from './cap-strings.js';
 import { AuditRules, Deduper, parseRulesConfig, type AuditRulesOptions, type DedupeFold, type RulesConfig } from './rules.js';
 import type { FailMode } from './sink.js';
 import { log } from '../log.js';
@@ -144,7 +145,9 @@ export class AuditPipeline {
   intend(ops: AuditOperation[]): Promise<string> {
     const journal = this.journal;
     if (!journal) return Promise.reject(new Error('no write-ahead journal'));
-    return journal.begin(ops).then((id) => { this.metrics?.writeAheadOpen.set(journal.openCount); return id; });
+    // Recovery only needs to name what was asked; client-controlled strings are cut so one request's record
+    // always fits in a string V8 can build.
+    return journal.begin(capStrings(ops, 4096)).then((id) => { this.metrics?.writeAheadOpen.set(journal.openCount); return id; });
   }
 
   /**
@@ -295,13 +298,23 @@ export class AuditPipeline {
     if (r) r.catch(() => undefined);
   }
 
+  /**
+   * Keeps an event under maxEventBytes: first `details` give way, then the result message, then every string in
+   * the event is cut (client ids, principals from failed logins, resource names: all client-controlled), shorter
+   * each round. An event the audit topic refused for its size would stop the spool's replay behind it.
+   */
   private limitSize(event: AuditEvent): void {
-    const bytes = Buffer.byteLength(JSON.stringify(event));
+    const size = () => Buffer.byteLength(JSON.stringify(event));
+    const bytes = size();
     if (bytes <= this.maxEventBytes) return;
     const d = event.data;
-    if (d.details) d.details = { truncated: true, originalBytes: bytes, keys: Object.keys(d.details).slice(0, 100) };
-    if (d.result && Buffer.byteLength(JSON.stringify(event)) > this.maxEventBytes) d.result.message = d.result.message.slice(0, 1024) + ' [truncated]';
-    plog().warn({ method: d.methodName, ceId: event.id, originalBytes: bytes, maxEventBytes: this.maxEventBytes }, 'audit event too large; details truncated');
+    if (d.details) d.details = { truncated: true, originalBytes: bytes, keys: Object.keys(d.details).slice(0, 100).map((k) => k.slice(0, 100)) };
+    if (d.result && size() > this.maxEventBytes) d.result.message = d.result.message.slice(0, 1024) + ' [truncated]';
+    for (let max = 4096; max >= 16 && size() > this.maxEventBytes; max = Math.floor(max / 4)) {
+      event.data = capStrings(event.data, max);
+      event.subject = capStrings(event.subject, max);
+    }
+    plog().warn({ method: String(event.data.methodName).slice(0, 100), ceId: event.id, originalBytes: bytes, maxEventBytes: this.maxEventBytes }, 'audit event too large; details truncated');
   }
 
   private done(strict = false): void | Promise<void> {

@@ -14,7 +14,7 @@
  * - Fail-open (default): when the spool is full, the event is dropped, counted in
  *   kafka_audit_events_dropped_total{reason="spool_full"} and logged at error level; submit() resolves.
  *   Fail-closed: submit() rejects when the event was neither delivered nor spooled, so the proxy can fail the
- *   client's request. durable() always rejects in that case, whatever the mode.
+ *   client's request. submit(..., strict = true) rejects in that case whatever the mode (write-ahead completion).
  * - One worker loop does all sends, spool appends and replays, one step at a time, which is what keeps the order
  *   without locks.
  *
@@ -51,7 +51,7 @@ export interface AuditSinkConfig {
 export type KafkaAuditSinkConfig = AuditSinkConfig & KafkaTransportConfig;
 export type { AuditTopicSettings } from './kafka-transport.js';
 
-/** Rejection reason of submit()/durable() when an event could not be made durable. */
+/** Rejection reason of submit() when an event could not be made durable. */
 export class AuditNotDurableError extends Error {
   constructor(message: string, readonly cause?: unknown) {
     super(message);
@@ -61,7 +61,7 @@ export class AuditNotDurableError extends Error {
 
 interface Pending {
   record: SpoolRecord;
-  /** Reject on failure even in fail-open mode (durable()). */
+  /** Reject on failure even in fail-open mode (submit with strict). */
   strict: boolean;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -163,7 +163,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   }
 
   /**
-   * Queues an event for `topic`. Resolves when it is durable: acknowledged by Kafka (acks=all) or written to the
+   * Queues an event for `topic`. Resolves when it is durable: delivered by the transport or written to the
    * spool. In fail-closed mode rejects (AuditNotDurableError) when it is neither; in fail-open mode such an
    * event is counted as dropped, logged, and the promise resolves.
    */
@@ -171,10 +171,6 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
     return this.enqueue(eventToRecord(event, topic), strict);
   }
 
-  /** Submits events and resolves once all are durable; rejects if any is not, regardless of the fail mode. */
-  async durable(events: Array<{ event: AuditEvent; topic: string }>): Promise<void> {
-    await Promise.all(events.map(({ event, topic }) => this.enqueue(eventToRecord(event, topic), true)));
-  }
 
   /** Sends or spools everything queued, stops reconnecting, disconnects. Spooled records stay for the next start. */
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
  * is the union of what the interceptors ask for; everything else streams through after its header (and, for
  * Produce, its acks field) has been read in full.
  */
+import * as facts from '../../protocol/facts.js';
 import { readRequestHeader, type RequestHeader } from '../../protocol/header.js';
 import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
 import { inRange } from '../../protocol/schema.js';
@@ -10,16 +11,20 @@ import { skipperTo } from '../../protocol/skip.js';
 import { FrameError } from './frame-reader.js';
 import type { DecodeNeed, Exchange, Interceptor } from './interceptor.js';
 
-/** Request header version of an API version: v2 (tagged fields) in flexible versions, else v1. */
+/**
+ * The request header version to read a frame with (protocol/facts.ts); an API key without a schema is read as v1,
+ * the layout every request header begins with (key, version, correlation id, client id).
+ */
 export function requestHeaderVersion(apiKey: number, version: number): 1 | 2 {
-  const schema = apiSchema(apiKey);
-  return schema && inRange(version, schema.request.flexibleVersions) ? 2 : 1;
+  const v = facts.requestHeaderVersion(apiKey, version) ?? 1;
+  // Header v0 (no client id) is ControlledShutdown v0's, which only ZooKeeper-mode brokers took: not followed.
+  if (v === 0) throw new FrameError(`${apiName(apiKey)} v${version} uses request header v0, which the proxy does not follow; not forwarded`, 'unsupported_version');
+  return v;
 }
 
-/** Response header version: v1 in flexible versions, except ApiVersions, which always answers with v0 (KIP-511). */
+/** The response header version (protocol/facts.ts: v1 when flexible, ApiVersions always v0); v0 for unknown keys. */
 export function responseHeaderVersion(apiKey: number, version: number): 0 | 1 {
-  const schema = apiSchema(apiKey);
-  return apiKey !== API_KEY.ApiVersions && schema !== undefined && inRange(version, schema.response.flexibleVersions) ? 1 : 0;
+  return facts.responseHeaderVersion(apiKey, version) ?? 0;
 }
 
 /** How a request frame goes on: decoded whole, or streamed after its header. */

@@ -1,11 +1,12 @@
 /**
- * Error responses the proxy answers itself, without forwarding, in fail-closed mode: when an audited
+ * Error responses the proxy answers itself, without forwarding (fail-closed mode, audit.unknownPrincipal: refuse): when an audited
  * operation's event could not be made durable, the operation is refused with a Kafka error the client
  * understands. The response is built from the API's response schema: every field gets its default
  * (0, "", empty array; null where nullable), every ErrorCode/ErrorMessage the refusal, and the per-resource
  * result lists mirror the request's resources so clients match results to what they asked for.
  */
 import { encodeMessage, ZERO_UUID, type Decoded } from '../../protocol/codec.js';
+import { auditedApi } from '../audit/extract.js';
 import { apiSchema } from '../../protocol/registry.js';
 import { type FieldSchema, inRange, isArrayType, elementType, isStructType, PRIMITIVES } from '../../protocol/schema.js';
 
@@ -14,33 +15,7 @@ export const REFUSAL_CODE = 44;
 
 interface Refusal { code: number; message: string }
 
-/** Per API: the resource results of a response, mirrored from the request. */
-const RESULTS: Record<number, (req: Decoded, v: number) => Decoded> = {
-  19: (r) => ({ Topics: (r.Topics ?? []).map((t: Decoded) => ({ Name: t.Name, NumPartitions: -1, ReplicationFactor: -1, Configs: null })) }),
-  20: (r, v) => ({ Responses: v < 6
-    ? (r.TopicNames ?? []).map((n: string) => ({ Name: n }))
-    : (r.Topics ?? []).map((t: Decoded) => ({ Name: t.Name, TopicId: t.TopicId ?? ZERO_UUID })) }),
-  21: (r) => ({ Topics: (r.Topics ?? []).map((t: Decoded) => ({ Name: t.Name, Partitions: (t.Partitions ?? []).map((p: Decoded) => ({ PartitionIndex: p.PartitionIndex, LowWatermark: -1n })) })) }),
-  30: (r) => ({ Results: (r.Creations ?? []).map(() => ({})) }),
-  31: (r) => ({ FilterResults: (r.Filters ?? []).map(() => ({ MatchingAcls: [] })) }),
-  33: (r) => ({ Responses: (r.Resources ?? []).map((x: Decoded) => ({ ResourceType: x.ResourceType, ResourceName: x.ResourceName })) }),
-  37: (r) => ({ Results: (r.Topics ?? []).map((t: Decoded) => ({ Name: t.Name })) }),
-  38: () => ({}),
-  39: () => ({}),
-  40: () => ({}),
-  42: (r) => ({ Results: (r.GroupsNames ?? []).map((g: string) => ({ GroupId: g })) }),
-  43: () => ({ ReplicaElectionResults: [] }),
-  44: (r) => ({ Responses: (r.Resources ?? []).map((x: Decoded) => ({ ResourceType: x.ResourceType, ResourceName: x.ResourceName })) }),
-  45: () => ({ Responses: [] }),
-  47: () => ({ Topics: [] }),
-  49: (r) => ({ Entries: (r.Entries ?? []).map((e: Decoded) => ({ Entity: (e.Entity ?? []).map((x: Decoded) => ({ EntityType: x.EntityType, EntityName: x.EntityName })) })) }),
-  51: (r) => ({ Results: [...(r.Deletions ?? []), ...(r.Upsertions ?? [])].map((u: Decoded) => ({ User: u.Name })) }),
-  91: () => ({ Responses: [] }),
-  92: () => ({ Responses: [] }),
-};
-
-/** API keys the proxy can refuse with a proper response (the audited management APIs). */
-export const REFUSABLE_API_KEYS: ReadonlySet<number> = new Set(Object.keys(RESULTS).map(Number));
+export { REFUSABLE_API_KEYS } from '../audit/extract.js';
 
 function defaultOf(f: FieldSchema, type: string, version: number, refusal: Refusal): unknown {
   if (f.name === 'ErrorCode') return refusal.code;
@@ -74,9 +49,12 @@ function fill(fields: FieldSchema[], given: Decoded, version: number, refusal: R
   return out;
 }
 
-/** Encoded response body refusing `request`, or undefined when this API cannot be refused with a response. */
+/**
+ * Encoded response body refusing `request`, or undefined when this API cannot be refused with a response. The
+ * resource results come from the API's descriptor (src/audit/apis/: every management API has one).
+ */
 export function refusalBody(apiKey: number, version: number, request: Decoded, refusal: Refusal): Buffer | undefined {
-  const results = RESULTS[apiKey];
+  const results = auditedApi(apiKey)?.refusal;
   const schema = apiSchema(apiKey);
   if (!results || !schema) return undefined;
   return encodeMessage(schema.response, version, fill(schema.response.fields, results(request, version), version, refusal));

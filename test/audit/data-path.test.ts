@@ -17,6 +17,10 @@ import { waitForTopics } from '../harness/metadata.js';
 import { startApp } from '../../src/app.js';
 import { verifyTopic } from '../../src/audit/verify.js';
 import type { AuditEvent } from '../../src/audit/event.js';
+import { assertNoSecret } from '../harness/secrets.js';
+
+/** The record values sent: never in an event or a log line, in any encoding (test/harness/secrets.ts). */
+const PAYLOADS = Array.from({ length: 5 }, (_, i) => `payload-secret-${i}`);
 
 describe('produce/consume auditing', () => {
   let cluster: KafkaCluster;
@@ -32,10 +36,11 @@ describe('produce/consume auditing', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function run(rules: Record<string, unknown>, tag: string): Promise<{ events: AuditEvent[]; topic: string }> {
+  async function run(rules: Record<string, unknown>, tag: string): Promise<{ events: AuditEvent[]; topic: string; logLines: string[] }> {
     const auditTopic = `audit-datapath-${tag}-${Date.now()}`;
+    const logLines: string[] = [];
     const app = await startApp({
-      env: {}, log: pino({ level: 'silent' }),
+      env: {}, log: pino({ level: 'trace' }, { write: (line: string) => { logLines.push(line); } }), // every level
       overrides: {
         listen: { host: '127.0.0.1', bootstrapPort: 0, brokerPortBase: await freePortBase(3), advertisedHost: '127.0.0.1' },
         upstream: { bootstrapServers: cluster.plainBootstrap.split(',') },
@@ -55,7 +60,7 @@ describe('produce/consume auditing', () => {
       await waitForTopics(cluster, [topic]);
       const producer = kafka.producer();
       await producer.connect();
-      for (let i = 0; i < 5; i++) await producer.send({ topic, messages: [{ value: `payload-secret-${i}` }] });
+      for (const value of PAYLOADS) await producer.send({ topic, messages: [{ value }] });
       await producer.disconnect();
       const consumer = kafka.consumer({ groupId: `g-${topic}` });
       await consumer.connect();
@@ -69,17 +74,18 @@ describe('produce/consume auditing', () => {
     }
     const report = await verifyTopic({ brokers: cluster.plainBootstrap.split(','), topic: auditTopic, timeoutMs: 30_000 });
     assert.equal(report.ok, true);
-    return { events: report.eventsRead, topic };
+    return { events: report.eventsRead, topic, logLines };
   }
 
   test('off by default: no Produce or Fetch events, management events still there', async () => {
-    const { events, topic } = await run({}, 'off');
+    const { events, topic, logLines } = await run({}, 'off');
+    assertNoSecret(logLines.join(''), PAYLOADS, 'the proxy log');
     assert.equal(events.filter((e) => /kafka\.(Produce|Fetch)$/.test(e.data.methodName)).length, 0);
     assert.equal(events.filter((e) => e.data.methodName === 'kafka.CreateTopics' && e.data.resourceName.endsWith(`/topic=${topic}`)).length, 1);
   });
 
   test('first-per-connection: one Produce and one Fetch event per connection and topic, no payloads', async () => {
-    const { events, topic } = await run({ categories: { produce: 'first-per-connection', consume: 'first-per-connection' } }, 'first');
+    const { events, topic, logLines } = await run({ categories: { produce: 'first-per-connection', consume: 'first-per-connection' } }, 'first');
     const produce = events.filter((e) => e.data.methodName === 'kafka.Produce' && e.data.resourceName.endsWith(`/topic=${topic}`));
     const fetch = events.filter((e) => e.data.methodName === 'kafka.Fetch' && e.data.resourceName.endsWith(`/topic=${topic}`));
     assert.equal(produce.length, 1, `five sends on one producer connection give one event, got ${produce.length}`);
@@ -89,5 +95,7 @@ describe('produce/consume auditing', () => {
     assert.equal((fetch[0].data as any).authorizationInfo.operation, 'Read');
     assert.equal(new Set(fetch.map((e) => (e.data as any).requestMetadata.client_address)).size, fetch.length, 'at most one Fetch event per connection');
     assert.ok(!JSON.stringify(events).includes('payload-secret'), 'record payloads are never audited');
+    assertNoSecret(events, PAYLOADS, 'audit events');
+    assertNoSecret(logLines.join(''), PAYLOADS, 'the proxy log');
   });
 });

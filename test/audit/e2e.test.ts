@@ -13,6 +13,7 @@ import { runKafkaTool, writeClientProps, type KafkaCluster } from '../harness/ka
 import { useCluster } from '../harness/shared-cluster.js';
 import { freePortBase } from '../harness/proxy.js';
 import { waitForTopics } from '../harness/metadata.js';
+import { assertNoSecret } from '../harness/secrets.js';
 import { startApp, type App } from '../../src/app.js';
 import { verifyTopic } from '../../src/audit/verify.js';
 import type { AuditEvent } from '../../src/audit/event.js';
@@ -24,6 +25,7 @@ async function step<T>(what: string, p: Promise<T>, ms = 60_000): Promise<T> {
   try { return await Promise.race([p, timeout]); } finally { clearTimeout(timer); }
 }
 
+/** Searched in every encoding (test/harness/secrets.ts) in the events, the proxy's logs (trace level) and its metrics. */
 const SECRETS = ['admin-secret', 'alice-secret', 'bob-secret', 'wrong-password-123'];
 
 describe('audit events end to end (SASL, 3 brokers)', () => {
@@ -32,6 +34,8 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
   let app: App;
   let work: string;
   let events: AuditEvent[] = [];
+  let metricsText = '';
+  const clientErrors: string[] = [];
   const auditTopic = `audit-e2e-${Date.now()}`;
   const logLines: string[] = [];
   const n = Date.now();
@@ -51,7 +55,7 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
     const base = await freePortBase(3);
     app = await startApp({
       env: {},
-      log: pino({ level: 'info' }, { write: (s: string) => { logLines.push(s); } }),
+      log: pino({ level: 'trace' }, { write: (s: string) => { logLines.push(s); } }), // every level: a secret logged at debug counts
       overrides: {
         listen: { host: '127.0.0.1', bootstrapPort: 0, brokerPortBase: base, advertisedHost: '127.0.0.1', securityProtocol: 'SASL_PLAINTEXT' },
         upstream: { bootstrapServers: cluster.saslBootstrap.split(',') },
@@ -68,8 +72,9 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
     await admin.connect();
     const alice = client('alice', 'alice-secret', 'plain').admin();
     await alice.connect();
-    await assert.rejects(client('alice', 'wrong-password-123', 'plain').admin().connect(), /SASL PLAIN authentication failed/);
-    await assert.rejects(client('bob', 'wrong-password-123', 'scram-sha-256').admin().connect(), /SASL SCRAM SHA256 authentication failed/);
+    const rejected = (e: Error) => { clientErrors.push(e.message); return true; };
+    await assert.rejects(client('alice', 'wrong-password-123', 'plain').admin().connect(), (e: Error) => /SASL PLAIN authentication failed/.test(e.message) && rejected(e));
+    await assert.rejects(client('bob', 'wrong-password-123', 'scram-sha-256').admin().connect(), (e: Error) => /SASL SCRAM SHA256 authentication failed/.test(e.message) && rejected(e));
 
     // CreateTopics: three topics in one request, then one that exists, then one alice may not create.
     await admin.createTopics({ topics: [t.a, t.b, t.c].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 3 })), waitForLeaders: false });
@@ -112,6 +117,7 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
     await admin.disconnect();
     await alice.disconnect();
 
+    metricsText = await app.metrics.registry.metrics();
     await app.stop(); // flushes the audit sink
     const report = await verifyTopic({ brokers: cluster.plainBootstrap.split(','), topic: auditTopic, timeoutMs: 30_000 });
     assert.equal(report.ok, true, JSON.stringify(report.chain.problems));
@@ -146,8 +152,12 @@ describe('audit events end to end (SASL, 3 brokers)', () => {
       assert.equal(typeof e.auditseq, 'number');
     }
     assert.equal(new Set(events.map((e) => e.id)).size, events.length, 'event ids are unique');
+    assert.ok(logLines.length > 0, 'the proxy logged');
+    assertNoSecret(events, SECRETS, 'audit events');
+    assertNoSecret(logLines.join(''), SECRETS, 'proxy log lines');
+    assertNoSecret(metricsText, SECRETS, 'proxy metrics');
+    assertNoSecret(clientErrors.join('\n'), SECRETS, 'error messages clients got');
     const all = JSON.stringify(events) + logLines.join('');
-    for (const s of SECRETS) assert.ok(!all.includes(s), `secret ${s} leaked into events or logs`);
     assert.ok(!all.includes('"v1"') && !all.includes('"v3"'), 'record payloads are never audited');
   });
 

@@ -24,6 +24,7 @@ import { API_SCHEMAS } from '../../protocol/registry.js';
 import { KAFKA_ERRORS, kafkaError } from '../../protocol/errors.js';
 import { AUDITED_API_KEYS, categoryOf, extractOperations, type ExtractContext } from '../../src/audit/extract.js';
 import type { AuditOperation, ConnectionInfo } from '../../src/audit/operation.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -84,14 +85,11 @@ function run(apiKey: number, version: number, request: Decoded, response: Decode
 
 const bigintReplacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? `${v}n` : v);
 
+/** No secret in any encoding (plain, base64 at any alignment, hex, a Buffer's JSON, ...: test/harness/secrets.ts), and no Buffer at all. */
 function assertNoSecrets(ops: AuditOperation[]): void {
   const json = JSON.stringify(ops, bigintReplacer);
-  const forms: string[] = [SECRETS.keystorePassword, SECRETS.jaasPassword, SECRETS.saslPassword];
-  for (const b of [SECRETS.saltedPassword, SECRETS.salt, SECRETS.hmac]) {
-    forms.push(b.toString('hex'), b.toString('base64'), b.toString('base64url'), JSON.stringify([...b]).slice(1, -1));
-  }
-  forms.push('"type":"Buffer"');
-  for (const f of forms) assert.ok(!json.includes(f), `secret form ${JSON.stringify(f.slice(0, 8))}... in ${json}`);
+  assertNoSecret(json, SECRETS, 'extracted operations');
+  assert.ok(!json.includes('"type":"Buffer"'), `a Buffer in the operations: ${json}`);
 }
 
 interface Expect {
@@ -946,10 +944,18 @@ describe('delegation tokens', () => {
 // Scope
 
 describe('scope', () => {
-  test('Metadata and DescribeCluster yield no operations and are not audited keys', () => {
+  test('Metadata yields operations only for topics the broker created for it; DescribeCluster yields none', () => {
     assert.deepEqual(run(3, 12, { Topics: null, AllowAutoTopicCreation: true, IncludeTopicAuthorizedOperations: false }, undefined), []);
+    const asks = { Topics: [{ TopicId: 'AAAAAAAAAAAAAAAAAAAAAA', Name: 'new-one' }, { TopicId: 'AAAAAAAAAAAAAAAAAAAAAA', Name: 'old-one' }], IncludeTopicAuthorizedOperations: false };
+    const topic = (Name: string, ErrorCode: number) => ({ ErrorCode, Name, TopicId: 'AAAAAAAAAAAAAAAAAAAAAA', IsInternal: false, Partitions: [], TopicAuthorizedOperations: -2147483648 });
+    const answer = { ThrottleTimeMs: 0, Brokers: [], ClusterId: 'c', ControllerId: 1, Topics: [topic('new-one', 3), topic('old-one', 0)] };
+    assert.deepEqual(run(3, 12, { ...asks, AllowAutoTopicCreation: false }, answer), [], 'no auto-creation asked: nothing');
+    const ops = run(3, 12, { ...asks, AllowAutoTopicCreation: true }, answer);
+    assert.deepEqual(ops.map((o) => [o.method, o.category, o.resource.name, o.operation, o.result.errorCode, o.details?.autoTopicCreation]),
+      [['Metadata', 'management', 'new-one', 'Create', 3, 'requested']], 'unknown to the broker: it may be creating it; 0: it existed');
+    assert.deepEqual(run(3, 12, { ...asks, AllowAutoTopicCreation: true }, undefined).map((o) => [o.resource.name, o.result.message]),
+      [['new-one', 'no response: connection closed'], ['old-one', 'no response: connection closed']], 'no answer: each may have been created');
     assert.deepEqual(run(60, 1, { IncludeClusterAuthorizedOperations: false, EndpointType: 1 }, undefined), []);
-    assert.equal(AUDITED_API_KEYS.has(3), false);
     assert.equal(AUDITED_API_KEYS.has(60), false);
   });
 
@@ -959,13 +965,24 @@ describe('scope', () => {
   });
 
   test('AUDITED_API_KEYS and categoryOf', () => {
-    assert.deepEqual([...AUDITED_API_KEYS].sort((a, b) => a - b), [15, 16, 19, 20, 21, 29, 30, 31, 32, 33, 37, 38, 39, 40, 42, 43, 44, 45, 47, 49, 51, 91, 92]);
-    for (const k of [15, 16, 29, 32, 3, 60]) assert.equal(categoryOf(k), 'describe', `key ${k}`);
-    for (const k of [19, 20, 21, 30, 31, 33, 37, 38, 39, 40, 42, 43, 44, 45, 47, 49, 51, 91, 92]) assert.equal(categoryOf(k), 'management', `key ${k}`);
+    const described = [3, 15, 16, 19, 20, 21, 29, 30, 31, 32, 33, 37, 38, 39, 40, 42, 43, 44, 45, 47, 49, 51, 77, 90, 91, 92];
+    for (const k of described) assert.ok(AUDITED_API_KEYS.has(k), `key ${k} audited`);
+    // Management APIs without a descriptor of their own are audited too (one operation on the cluster).
+    for (const k of [27, 34, 57, 64, 80, 81]) assert.ok(AUDITED_API_KEYS.has(k), `generic management key ${k} audited`);
+    // Reads, logins, data and client telemetry are not (Produce/Fetch are DATA_API_KEYS).
+    for (const k of [0, 1, 2, 8, 9, 10, 17, 18, 36, 60, 71, 72]) assert.equal(AUDITED_API_KEYS.has(k), false, `key ${k} not audited`);
+    for (const k of [15, 16, 29, 32, 60, 77, 90]) assert.equal(categoryOf(k), 'describe', `key ${k}`);
+    for (const k of [3, 19, 20, 21, 30, 31, 33, 37, 38, 39, 40, 42, 43, 44, 45, 47, 49, 51, 57, 64, 91, 92]) assert.equal(categoryOf(k), 'management', `key ${k}`);
     assert.equal(categoryOf(36), 'authentication');
     assert.equal(categoryOf(0), 'produce');
     assert.equal(categoryOf(1), 'consume');
     assert.equal(categoryOf(999), 'management');
+  });
+
+  test('a management API without a descriptor: one operation on the cluster with the response\'s error', () => {
+    const ops = run(64, 0, { BrokerId: 999 }, { ThrottleTimeMs: 0, ErrorCode: 102, ErrorMessage: 'Broker ID not registered' });
+    assert.deepEqual(ops.map((o) => [o.method, o.category, o.resource.type, o.operation, o.result.errorCode, o.result.message]),
+      [['UnregisterBroker', 'management', 'Cluster', 'UnregisterBroker', 102, 'Broker ID not registered']]);
   });
 
   test('every audited key has a schema', () => {

@@ -5,7 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,10 +18,12 @@ import { Spool } from '../../src/audit/spool.js';
 import { AuditPipeline } from '../../src/audit/pipeline.js';
 import { AuditRules, parseRulesConfig } from '../../src/audit/rules.js';
 import { ProxyMetrics } from '../../src/metrics.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const PASSWORD = 'audit-Pa55word-never-logged';
 let logged = '';
-setLogger(createLogger('debug', new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } })));
+// Every level (trace): a secret logged at debug or trace counts.
+setLogger(createLogger('trace', new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } })));
 after(() => setLogger(originalLog));
 
 const dirs: string[] = [];
@@ -61,7 +63,7 @@ test('unreachable at start: degraded, events durable in the spool, reconnect kee
   assert.equal(sink.sinkState, 'degraded');
   assert.deepEqual(states, ['degraded']);
   await Promise.all([sink.submit(event(), 'audit'), sink.submit(event(), 'audit')]);
-  await sink.durable([{ event: event(), topic: 'audit' }]);
+  await sink.submit(event(), 'audit', true);
   assert.equal(await counter(metrics.auditSpooled), 3);
   assert.equal(await counter(metrics.auditSinkUp), 0);
   assert.equal(sink.pending, 3);
@@ -78,8 +80,8 @@ test('fail-open + spool full: submit resolves, the drop is counted and logged at
   assert.ok(results.every((r) => r.status === 'fulfilled'));
   assert.ok(await counter(metrics.auditDropped, 'spool_full') > 0);
   assert.match(logged, /"level":50[^\n]*audit spool full: \d+ audit event\(s\) could not be recorded and are dropped \(fail-open\)/);
-  // durable() rejects even in fail-open mode
-  await assert.rejects(sink.durable([{ event: event(), topic: 'audit' }]), AuditNotDurableError);
+  // A strict submit (write-ahead completion) rejects even in fail-open mode
+  await assert.rejects(sink.submit(event(), 'audit', true), AuditNotDurableError);
   await sink.close();
 });
 
@@ -91,6 +93,7 @@ test('fail-closed + spool full: submit rejects so the proxy can fail the request
   await assert.rejects(Promise.all(Array.from({ length: 5 }, () => sink.submit(event(), 'audit'))), (e: Error) => {
     assert.ok(e instanceof AuditNotDurableError);
     assert.match(e.message, /audit cluster unavailable and spool full/);
+    assertNoSecret(`${e.stack}\n${JSON.stringify(e)}\n${String((e as { cause?: unknown }).cause)}`, { 'the audit password': PASSWORD }, 'the error');
     return true;
   });
   assert.ok(await counter(metrics.auditDropped, 'spool_full_fail_closed') > 0);
@@ -111,14 +114,21 @@ test('a closed sink keeps its spooled events for the next one; an externally own
   await spool.close();
 });
 
-test('the pipeline accepts the Kafka sink (type check) and the SASL password never reaches a log line', async () => {
+test('the pipeline accepts the Kafka sink (type check) and the SASL password never reaches a log line or an event', async () => {
   const metrics = new ProxyMetrics({ collectDefault: false });
-  const sink = await deadSink({}, metrics);
+  const spoolDir = tmp();
+  const sink = await deadSink({ spool: { dir: spoolDir, fsync: 'never', maxBytes: 1_000_000 } }, metrics);
   const p = new AuditPipeline({ rules: new AuditRules(parseRulesConfig({})), sink, clusterId: 'c', chain: AuditChain.inMemory(), metrics });
   await sink.start();
   p.lifecycle('started', { sasl: { username: 'audit', password: PASSWORD } });
   await p.close();
   assert.ok(logged.length > 0);
   assert.ok(logged.includes('"username":"audit"'), 'connection description is logged');
-  assert.ok(!logged.includes(PASSWORD), 'password leaked into the logs');
+  assertNoSecret(logged, { 'the audit password': PASSWORD }, 'the log'); // in any encoding: base64, hex, a Buffer's JSON, ...
+  // The lifecycle event went to the spool (the audit cluster is unreachable): not there either.
+  const spooled = readdirSync(spoolDir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile())
+    .map((d) => readFileSync(join(d.parentPath ?? d.path, d.name)).toString('latin1')).join('\n');
+  assert.ok(spooled.includes('proxy.Started'), 'the lifecycle event is in the spool');
+  assertNoSecret(spooled, { 'the audit password': PASSWORD }, 'the spooled events');
+  assertNoSecret(await metrics.registry.metrics(), { 'the audit password': PASSWORD }, 'the metrics');
 });

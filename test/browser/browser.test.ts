@@ -18,6 +18,7 @@ import { startApp, type App } from '../../src/app.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import type { KafkaCluster } from '../harness/kafka-cluster.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts');
@@ -98,6 +99,8 @@ describe('audit browser in headless Chromium against a real cluster', { timeout:
   let cluster: KafkaCluster;
   let release: () => Promise<void>;
   let app: App;
+  /** The proxy's log, every level: the token, used in the address and in headers, must not be in it in any encoding. */
+  const logLines: string[] = [];
   let browser: Browser | undefined;
   let context: BrowserContext;
   let page: Page;
@@ -117,7 +120,7 @@ describe('audit browser in headless Chromium against a real cluster', { timeout:
     const brokerPortBase = await freeProxyPorts();
     app = await startApp({
       env: {},
-      log: pino({ level: 'warn' }),
+      log: pino({ level: 'trace' }, { write: (line: string) => { logLines.push(line); } }),
       overrides: {
         listen: { host: '127.0.0.1', bootstrapPort: brokerPortBase, brokerPortBase, advertisedHost: '127.0.0.1', securityProtocol: 'PLAINTEXT' },
         upstream: { bootstrapServers: cluster.plainBootstrap.split(',') },
@@ -181,11 +184,13 @@ describe('audit browser in headless Chromium against a real cluster', { timeout:
     assert.equal(res?.status(), 200);
     assert.equal(page.url(), `${base}/audit`);
     await rowsWhen(page, 'the initial list', (rows) => rows.length >= 5);
-    assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the page');
+    assertNoSecret(await page.content(), { 'the token': TOKEN }, 'the page');
     await waitFor('the status line', async () => ((await page.textContent('#status')) ?? '').includes('consumer live') || undefined);
     const status = (await page.textContent('#status'))!;
     assert.match(status, new RegExp(`topics: ${AUDIT_TOPIC}`));
-    assert.ok(!status.includes(TOKEN));
+    assertNoSecret(status, { 'the token': TOKEN }, 'the status line');
+    assertNoSecret(await context.cookies(), { 'the token': TOKEN }, 'the cookies');
+    assertNoSecret(logLines.join(''), { 'the token': TOKEN }, 'the proxy log (trace level)');
   });
 
   test('who deleted the topic: DeleteTopics + resource gives exactly one row, User:ANONYMOUS', async () => {

@@ -12,6 +12,7 @@ import { AdminServer } from '../../src/admin/server.js';
 import { ProxyMetrics } from '../../src/metrics.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/audit/event.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -102,7 +103,7 @@ describe('search filter', () => {
     e.data.details = { configs: [{ name: 'retention.ms', value: '1' }], saslPassword: 'hunter2' };
     const parsed = parseAuditRecord(Buffer.from(JSON.stringify(e)))!;
     assert.equal(parsed.id, 'id-1');
-    assert.ok(!JSON.stringify(parsed).includes('hunter2'));
+    assertNoSecret(parsed, { 'the password': 'hunter2' }, 'the parsed record');
     assert.deepEqual(parsed.data.details, { configs: [{ name: 'retention.ms', value: '1' }] });
   });
 });
@@ -137,7 +138,7 @@ describe('browser configuration', () => {
       assert.throws(() => loadConfig({ env: {}, overrides: { browser: { enabled: true, auth } } }), (e: Error) => {
         assert.ok(e instanceof ConfigError);
         assert.match(e.message, /^browser\.auth/);
-        for (const secret of ['short-secret', 'pw-sec', 'tok-0123456789-typo!']) assert.ok(!e.message.includes(secret), e.message);
+        assertNoSecret(`${e.message}\n${e.stack}`, ['short-secret', 'pw-sec', 'tok-0123456789-typo!'], 'the error message');
         return true;
       });
     }
@@ -161,13 +162,17 @@ function request(port: number, path: string, opts: { method?: string; headers?: 
 
 describe('browser HTTP side', () => {
   const TOKEN = 'unit-test-token-0123456789';
+  const SECRETS = { 'the token': TOKEN, 'the basic-auth password': 'ops-password' };
   let admin: AdminServer;
   let browser: AuditBrowser;
   let port: number;
+  /** The browser's and the admin server's logs, at every level. */
+  const logLines: string[] = [];
+  const traceLog = pino({ level: 'trace' }, { write: (line: string) => { logLines.push(line); } });
 
   before(async () => {
-    browser = new AuditBrowser({ connection: { brokers: ['127.0.0.1:1'] }, topics: ['audit'], maxEvents: 50, auth: { token: TOKEN, basicAuth: { username: 'ops', password: 'ops-password' } }, log: silent });
-    admin = new AdminServer(new ProxyMetrics({ collectDefault: false }), { notReadyReasons: async () => [] }, silent);
+    browser = new AuditBrowser({ connection: { brokers: ['127.0.0.1:1'] }, topics: ['audit'], maxEvents: 50, auth: { token: TOKEN, basicAuth: { username: 'ops', password: 'ops-password' } }, log: traceLog });
+    admin = new AdminServer(new ProxyMetrics({ collectDefault: false }), { notReadyReasons: async () => [] }, traceLog);
     admin.use(browser.route);
     port = await admin.start('127.0.0.1', 0);
     for (let i = 0; i < 60; i++) browser.index.add(ev(i, { method: i % 2 ? 'DeleteTopics' : 'CreateTopics' }));
@@ -195,12 +200,12 @@ describe('browser HTTP side', () => {
     assert.equal(r.headers.location, '/audit');
     const cookie = String(r.headers['set-cookie']?.[0]);
     assert.match(cookie, /^kap_audit_session=\d+\.[A-Za-z0-9_-]+; Path=\/audit; HttpOnly; SameSite=Strict/);
-    assert.ok(!cookie.includes(TOKEN));
+    assertNoSecret(cookie, SECRETS, 'the session cookie');
     const session = cookie.split(';')[0];
     const page = await request(port, '/audit', { headers: { cookie: session } });
     assert.equal(page.status, 200);
     assert.match(String(page.headers['content-security-policy']), /script-src 'nonce-/);
-    assert.ok(!page.body.includes(TOKEN));
+    assertNoSecret(page.body, SECRETS, 'the page');
     assert.equal((await request(port, '/audit/api/status', { headers: { cookie: session } })).status, 200);
     assert.equal((await request(port, '/audit/api/status', { headers: { cookie: session.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } })).status, 401);
     const login = await request(port, '/audit/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(TOKEN)}` });
@@ -230,7 +235,10 @@ describe('browser HTTP side', () => {
     assert.equal(bad.status, 400);
     assert.match(JSON.parse(bad.body).error, /^outcome:/);
     const st = await request(port, '/audit/api/status', { headers: bearer });
-    for (const s of [TOKEN, 'ops-password']) for (const x of [st.body, r.body, ex.body]) assert.ok(!x.includes(s));
+    for (const [what, x] of [['/audit/api/status', st], ['/audit/api/events', r], ['/audit/api/export', ex], ['a 400 answer', bad]] as const) {
+      assertNoSecret(`${JSON.stringify(x.headers)}\n${x.body}`, SECRETS, what);
+    }
+    assertNoSecret(logLines.join(''), SECRETS, 'the browser and admin server logs (trace level)');
     assert.equal((await request(port, '/audit/api/nothing', { headers: bearer })).status, 404);
     assert.equal((await request(port, '/audit/api/events', { method: 'DELETE', headers: bearer })).status, 405);
   });

@@ -32,6 +32,7 @@ import { eventHash } from '../../src/audit/chain.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { parsePrometheusText } from '../admin/prom.js';
 import { waitForValue } from '../harness/clients.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const { Kafka, logLevel } = kafkajs;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -208,7 +209,8 @@ describe('kafka-audit-proxy CLI: version, help, usage and configuration errors',
     const r = await runCli(['start', '-c', file('sasl.yaml', 'audit:\n  sasl:\n    mechanism: gssapi\n    username: u\n')], { env: { KAP_AUDIT_SASL__PASSWORD: 'hunter2-do-not-print' } });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /audit\.sasl\.mechanism: must be plain, scram-sha-256 or scram-sha-512 \(got "gssapi"\)/);
-    assert.ok(!r.stderr.includes('hunter2'));
+    assert.ok(!r.stderr.includes('hunter2'), 'not even part of the password');
+    assertNoSecret(r.stderr + r.stdout, 'hunter2-do-not-print', 'the error message');
   });
 });
 
@@ -229,6 +231,8 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
   const topicB = `cli-b-${suffix}`;
   const topicC = `cli-c-${suffix}`;
   const clients: Array<{ disconnect(): Promise<void> }> = [];
+  /** Every password a client typed, right or wrong: searched in every encoding in logs, events, metrics, outputs. */
+  const PASSWORDS = { 'admin password': 'admin-secret', 'alice password': 'alice-secret', "bob's wrong password": 'not-bobs-password' };
 
   const client = (username: string, password: string, mechanism: 'plain' | 'scram-sha-256' = 'scram-sha-256', retries = 2) => new Kafka({
     clientId: `cli-test-${username}`, brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries, initialRetryTime: 200 },
@@ -264,7 +268,7 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
       upstream: { bootstrapServers: cluster.saslBootstrap.split(',') },
       admin: { enabled: true, host: '127.0.0.1', port: adminPort },
       shutdown: { drainTimeoutMs: 5000 },
-      log: { level: 'info' },
+      log: { level: 'trace' }, // every level: a secret logged at debug counts
       audit: {
         topic: auditTopic, partitions: 1, replicationFactor: 1,
         // Events go to the same cluster over PLAINTEXT (User:ANONYMOUS), so no client principal is excluded.
@@ -388,7 +392,10 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
     assert.equal(ofBob[0].data.methodName, 'kafka.Authentication');
     assert.equal(ofBob[0].data.result?.status, 'UNAUTHENTICATED');
     assert.equal(ofBob[0].type, 'io.confluent.kafka.server/authentication');
-    assert.ok(!JSON.stringify(ofBob).includes('not-bobs-password'), 'the password tried is not in the event');
+    assertNoSecret(ofBob, PASSWORDS, "bob's failed login event");
+    const all = await cli('tail', '-c', configFile, '--no-follow', '--from-beginning', '--json');
+    assertNoSecret(all.stdout + all.stderr, PASSWORDS, 'the audit topic (tail --json)');
+    assertNoSecret(await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(), PASSWORDS, '/metrics');
   });
 
   test('verify: exit 0 on the audit topic; exit 1 naming the problems on a tampered copy', async () => {
@@ -506,7 +513,8 @@ describe('kafka-audit-proxy start / tail / verify against a real cluster', { tim
     clearTimeout(timer);
     assert.deepEqual(exit, { code: 0, signal: null }, proxy!.stderr.slice(-2000));
     assert.ok(proxy!.logs().some((l) => l.msg === 'shutting down: draining in-flight requests' && l.signal === 'SIGTERM'));
-    assert.ok(!proxy!.stderr.includes('admin-secret') && !proxy!.stderr.includes('alice-secret'), 'no password in the log');
+    assert.ok(proxy!.logs().some((l) => l.level === 20), 'log.level trace took effect: the log has debug lines (e.g. "connection closed")');
+    assertNoSecret(proxy!.stderr + proxy!.stdout, PASSWORDS, 'the proxy log (stderr, trace level) and stdout');
 
     const events = await tailJson();
     const stopped = events.filter((e) => e.data.methodName === 'proxy.Stopped');

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError, DEFAULTS, envOverrides, loadConfig } from '../../src/config.js';
 import { auditRulesConfig } from '../../src/app.js';
+import { assertNoSecret } from '../harness/secrets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -109,6 +110,19 @@ describe('KAP_* environment overrides', () => {
     throwsConfig(() => loadConfig({ env: { KAP_LISTEN_BOOTSTRAP_PROT: '1' } }), /^listen\.bootstrapProt: unknown setting \(known here: host, bootstrapPort/);
     throwsConfig(() => loadConfig({ env: { KAP_LISTEN_BOOTSTRAP_PORT: 'abc' } }), /^listen\.bootstrapPort: must be a port number 0-65535 \(got "abc"\)$/);
     throwsConfig(() => loadConfig({ env: { KAP_AUDIT_SASL__MECHANISM: 'gssapi', KAP_AUDIT_SASL__USERNAME: 'u', KAP_AUDIT_SASL__PASSWORD: 'p' } }), /^audit\.sasl\.mechanism: must be plain, scram-sha-256 or scram-sha-512/);
+    // Secrets are never echoed in a message, in any encoding (test/harness/secrets.ts), whatever is wrong around them.
+    const secret = 'env-pa55word-never-echoed';
+    for (const env of [
+      { KAP_AUDIT_SASL__MECHANISM: 'gssapi', KAP_AUDIT_SASL__USERNAME: 'u', KAP_AUDIT_SASL__PASSWORD: secret },
+      { KAP_AUDIT_SASL__MECHANISM: 'plain', KAP_AUDIT_SASL__PASSWORD: secret },
+      { KAP_BROWSER_ENABLED: 'true', KAP_ADMIN_HOST: '0.0.0.0', KAP_BROWSER_AUTH__BASIC_AUTH__USERNAME: 'ops:x', KAP_BROWSER_AUTH__BASIC_AUTH__PASSWORD: secret },
+    ]) {
+      assert.throws(() => loadConfig({ env }), (e: Error) => {
+        assert.ok(e instanceof ConfigError, `a ConfigError, not ${e.name}: ${e.message}`);
+        assertNoSecret(`${e.message}\n${e.stack}`, { 'the password': secret }, `the message for ${Object.keys(env).join(', ')}`);
+        return true;
+      });
+    }
     throwsConfig(() => loadConfig({ env: { KAP_AUDIT_RULES__CATEGORIES__PRODUCE: 'sometimes' } }), /^audit\.rules\.categories\.produce: must be one of off, on, first-per-connection \(got "sometimes"\)$/);
   });
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
-import { encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
 import { apiSchema } from '../../protocol/registry.js';
 import { DEFAULTS, type ProxyConfig } from '../../src/config.js';
 import { ProxyMetrics } from '../../src/metrics.js';
@@ -230,4 +230,24 @@ test('SASL listener: a request before the login closes the connection without re
   await h.closed;
   assert.equal(h.broker.bytes.length, 0);
   assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'unauthenticated_request' }), 1);
+});
+
+test('ShareFetch: the brokers its response names (NodeEndpoints) are rewritten to the proxy\'s listeners', async () => {
+  const h = await harness();
+  const request = kafkaRequest(78, 1, 4, {
+    GroupId: 'g', MemberId: 'm', ShareSessionEpoch: 0, MaxWaitMs: 0, MinBytes: 0, MaxBytes: 0, MaxRecords: 0, BatchSize: 0, Topics: [], ForgottenTopicsData: [],
+  });
+  h.client.write(request);
+  await until(() => h.broker.bytes.length === request.length, 'the ShareFetch at the broker');
+  // Response header v1 (flexible): correlation id, then an empty tagged section.
+  const head = Buffer.from([0, 0, 0, 4, 0]);
+  const body = encodeMessage(apiSchema(78)!.response, 1, {
+    ThrottleTimeMs: 0, ErrorCode: 0, ErrorMessage: null, AcquisitionLockTimeoutMs: 0, Responses: [],
+    NodeEndpoints: [{ NodeId: 2, Host: 'broker-2.internal', Port: 9092, Rack: null }],
+  });
+  h.broker.write(sizePrefixed(head, body));
+  await until(() => h.client.bytes.length > 0, 'the ShareFetch answer');
+  const answer = decodeMessage(apiSchema(78)!.response, 1, h.client.bytes.subarray(9));
+  assert.deepEqual(answer.NodeEndpoints.map((e: Decoded) => [e.NodeId, e.Host, e.Port]), [[2, '127.0.0.1', 9202]]);
+  h.conn.close('test over');
 });

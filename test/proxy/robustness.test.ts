@@ -325,10 +325,9 @@ describe('robustness of the proxy against broken and hostile clients', () => {
     for (const c of conns) c.destroy();
   });
 
-  test('unknown API keys and unsupported versions are forwarded untouched: the broker decides, as it does directly', async () => {
+  test('a version the schema does not know, of an API nobody audits, is forwarded untouched: the broker decides, as it does directly', async () => {
     const cases = [
-      { label: 'API key 9999', frame: requestFrame(9999, 0, 5), api: 'unknown', version: 'unknown' },
-      { label: 'Metadata v99', frame: requestFrame(3, 99, 6, Buffer.alloc(16), { flexible: true }), api: 'Metadata', version: 'unsupported' },
+      { label: 'ListOffsets v99', frame: requestFrame(2, 99, 6, Buffer.alloc(16), { flexible: true }), api: 'ListOffsets', version: 'unsupported' },
     ];
     for (const c of cases) {
       // Directly: what does the broker do with it?
@@ -353,6 +352,20 @@ describe('robustness of the proxy against broken and hostile clients', () => {
     }
     const producer = await connectedProducer(proxy.bootstrap);
     await producer.send({ topic, messages: [{ value: 'after unknown APIs' }] });
+  });
+
+  test('an API key the proxy does not know, and an unknown version of an audited API, are not forwarded: they could not be audited', async () => {
+    for (const [label, frame, reason] of [
+      ['API key 9999', requestFrame(9999, 0, 5), 'unknown_api'],
+      ['Metadata v99 (audited: it may create topics)', requestFrame(3, 99, 6, Buffer.alloc(16), { flexible: true }), 'unsupported_version'],
+    ] as const) {
+      const before = await metricValue(proxy.metrics, ERRORS, { reason });
+      const c = await RawConnection.open(proxy.server.bootstrapPort);
+      c.write(frame);
+      await c.waitClosed(10_000);
+      assert.equal(c.received, 0, label);
+      assert.equal(await metricValue(proxy.metrics, ERRORS, { reason }), before + 1, `${label}: closed by the proxy (${reason})`);
+    }
   });
 
   test('a Produce version the proxy does not know is not forwarded: whether a response follows (acks) cannot be read', async () => {

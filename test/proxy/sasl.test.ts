@@ -20,6 +20,7 @@ import { runKafkaTool, writeClientProps, type KafkaCluster } from '../harness/ka
 import { useCluster } from '../harness/shared-cluster.js';
 import { metricValue, startTestProxy, type TestProxy } from '../harness/proxy.js';
 import { RawConnection, requestFrame, sizePrefixed } from '../harness/raw.js';
+import { assertNoSecret } from '../harness/secrets.js';
 import type { AuditOperation } from '../../src/audit/operation.js';
 import { kcat } from '../harness/clients.js';
 
@@ -61,6 +62,20 @@ function errorTypes(e: unknown): string[] {
   return out;
 }
 
+/** Every message of a kafkajs error and the errors nested in it. */
+function errorMessages(e: unknown): string {
+  const out: string[] = [];
+  const walk = (x: any, depth: number) => {
+    if (!x || typeof x !== 'object' || depth > 5) return;
+    if (typeof x.message === 'string') out.push(x.message);
+    for (const inner of x.errors ?? []) walk(inner, depth + 1);
+    walk(x.originalError, depth + 1);
+    walk(x.cause, depth + 1);
+  };
+  walk(e, 0);
+  return out.join('\n');
+}
+
 function int16String(s: string): Buffer {
   const b = Buffer.from(s, 'utf8');
   const len = Buffer.alloc(2);
@@ -75,13 +90,25 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
   let release: () => Promise<void>;
   let proxy: TestProxy;
   let tmp: string;
-  /** Every password a test typed, right or wrong: none may appear in audit operations or proxy logs. */
+  /**
+   * Every password a test typed, right or wrong: none may appear in audit operations, proxy logs (at every level),
+   * metrics or error messages, in any encoding (test/harness/secrets.ts: plain, base64, hex, Buffer JSON, ...).
+   */
   const passwords = new Set<string>(['admin-secret', 'alice-secret', 'bob-secret']);
   const extraProxies: TestProxy[] = [];
+  /** Error messages clients got through the proxy. */
+  const clientErrors: string[] = [];
+
+  /** A test proxy logging at trace level, so a secret logged at any level is seen. */
+  async function tracingProxy(): Promise<TestProxy> {
+    const p = await startTestProxy(cluster.saslBootstrap, (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; });
+    p.server.log.level = 'trace'; // per-connection child loggers are made later, on first use: they inherit it
+    return p;
+  }
 
   before(async () => {
     ({ cluster, release } = await useCluster(3));
-    proxy = await startTestProxy(cluster.saslBootstrap, (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; });
+    proxy = await tracingProxy();
     tmp = mkdtempSync(join(tmpdir(), 'kap-sasl-'));
   });
 
@@ -91,13 +118,13 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
     await release?.();
   });
 
-  function assertNoPasswords(p: TestProxy): void {
-    const ops = JSON.stringify(p.auditor.ops);
-    const logs = p.logLines.join('');
-    for (const pw of passwords) {
-      assert.ok(!ops.includes(pw), `password ${pw} found in an audit operation`);
-      assert.ok(!logs.includes(pw), `password ${pw} found in a proxy log line`);
-    }
+  async function assertNoPasswords(p: TestProxy): Promise<void> {
+    assert.ok(p.server.log.isLevelEnabled('trace'), 'the proxy logs at trace level');
+    assert.ok(p.logLines.length > 0, 'the proxy logged something');
+    assertNoSecret(p.auditor.ops, passwords, 'audit operations');
+    assertNoSecret(p.logLines.join(''), passwords, 'proxy log lines');
+    assertNoSecret(await p.metrics.registry.metrics(), passwords, 'proxy metrics');
+    assertNoSecret(clientErrors.join('\n'), passwords, 'error messages clients got');
   }
 
   for (const mech of MECHANISMS) {
@@ -112,7 +139,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
         assert.deepEqual(brokers.map((b) => `${b.host}:${b.port}`).sort(),
           cluster.brokers.map((b) => `127.0.0.1:${proxy.brokerPortBase + b.nodeId}`).sort(), 'brokers are advertised at proxy ports');
         await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false }).then(
-          () => assert.fail('alice has no ACLs: CreateTopics must be denied'), (e: unknown) => { denied = e; });
+          () => assert.fail('alice has no ACLs: CreateTopics must be denied'), (e: unknown) => { denied = e; clientErrors.push(errorMessages(e)); });
       } finally {
         await admin.disconnect();
       }
@@ -141,7 +168,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
       // The broker's own authorizer log agrees on who was denied.
       const denial = new RegExp(`Principal = User:alice is Denied operation = CREATE from host = 127\\.0\\.0\\.1 on resource = Topic:LITERAL:${topic}`);
       assert.ok(cluster.brokers.some((b) => denial.test(readFileSync(cluster.logOf(b.nodeId), 'utf8'))), 'the broker logged the denial for User:alice');
-      assertNoPasswords(proxy);
+      await assertNoPasswords(proxy);
     });
   }
 
@@ -154,6 +181,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
       const direct = await connectError(cluster.saslBootstrap, sasl);
       const before = authOps(proxy).length;
       const viaProxy = await connectError(proxy.bootstrap, sasl);
+      clientErrors.push(viaProxy.message);
       assert.equal(viaProxy.name, 'KafkaJSSASLAuthenticationError');
       assert.deepEqual(viaProxy, direct, 'same error class and message as without the proxy');
 
@@ -166,7 +194,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
         assert.equal(op.details?.mechanism, MECH);
         assert.match(op.result.message ?? '', /Authentication failed/);
       }
-      assertNoPasswords(proxy);
+      await assertNoPasswords(proxy);
     });
   }
 
@@ -179,6 +207,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
     const topic = `sasl-cli-${Date.now()}`;
     const topics = async (user: string, ...args: string[]) => {
       const r = await runKafkaTool(TOPIC_COMMAND, ['--bootstrap-server', proxy.bootstrap, '--command-config', props(user), ...args], { timeoutMs: 90_000 });
+      clientErrors.push(r.stderr);
       assert.equal(r.code, 0, `TopicCommand ${args.join(' ')} as ${user}:\n${r.stderr}\n${r.stdout}`);
       return r.stdout;
     };
@@ -200,7 +229,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
     assert.equal(create.result.errorCode, 0);
     assert.ok(loginsOf('admin').some((l) => l.connection?.connectionId === create.connection?.connectionId), 'on a connection where admin logged in');
     await topics('admin', '--delete', '--topic', topic);
-    assertNoPasswords(proxy);
+    await assertNoPasswords(proxy);
   });
 
   test('kcat (librdkafka) logs in through the proxy with PLAIN and SCRAM-SHA-256', async () => {
@@ -222,11 +251,12 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
     const bad = await kcat(['-L', '-m', '5', '-b', proxy.bootstrap, '-X', 'security.protocol=SASL_PLAINTEXT',
       '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=bob', '-X', 'sasl.password=not-bobs-password']);
     passwords.add('not-bobs-password');
+    clientErrors.push(bad.stderr);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /Authentication failed|SASL authentication error/i);
     assert.ok(authOps(proxy).some((o) => o.details?.username === 'bob' && o.result.errorCode === SASL_AUTHENTICATION_FAILED
       && o.connection?.clientSoftwareName === 'librdkafka'));
-    assertNoPasswords(proxy);
+    await assertNoPasswords(proxy);
   });
 
   describe('SaslHandshake v0 followed by raw tokens', () => {
@@ -238,7 +268,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
     let v0: TestProxy;
     before(async () => {
       // A proxy of its own, so its request counters show only this exchange.
-      v0 = await startTestProxy(cluster.saslBootstrap, (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; });
+      v0 = await tracingProxy();
       extraProxies.push(v0);
     });
 
@@ -300,7 +330,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
       assert.equal(create.connection?.principal, 'User:alice');
       assert.equal(create.connection?.connectionId, login[0].connection?.connectionId);
       assert.equal(create.result.errorCode, TOPIC_AUTHORIZATION_FAILED);
-      assertNoPasswords(v0);
+      await assertNoPasswords(v0);
     });
 
     test('wrong password: the broker closes the connection, as directly; the failed login is audited', async () => {
@@ -323,7 +353,7 @@ describe('SASL through the proxy (SASL_PLAINTEXT upstream, 3 brokers)', () => {
       assert.notEqual(failed[0].result.errorCode, 0);
       assert.notEqual(failed[0].result.errorName, 'NONE');
       assert.match(failed[0].result.message ?? '', /connection closed by the broker during SASL authentication/);
-      assertNoPasswords(v0);
+      await assertNoPasswords(v0);
     });
   });
 });

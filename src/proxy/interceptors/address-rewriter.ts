@@ -1,24 +1,29 @@
 /**
  * Broker addresses, rewritten to the proxy's so clients stay on the proxy: Metadata, FindCoordinator (v0-3 and
- * v4+), DescribeCluster, and the leader hints (KIP-951 NodeEndpoints) of Produce v10+ / Fetch v16+ responses,
- * which stream through (see leader-hints.ts) unless the audit decodes them. The cluster id is learned on the way.
- * A response naming a broker the proxy had not seen is held until that broker's new listener is bound.
+ * v4+), DescribeCluster, the leader hints (KIP-951 NodeEndpoints) of Produce v10+ / Fetch v16+ responses, which
+ * stream through (see leader-hints.ts) unless the audit decodes them, and the NodeEndpoints of ShareFetch and
+ * ShareAcknowledge responses (KIP-932; a field of every version there, so those responses are decoded). Which
+ * responses carry NodeEndpoints is protocol/facts.ts's. The cluster id is learned on the way. A response naming a
+ * broker the proxy had not seen is held until that broker's new listener is bound.
  */
 import type { Decoded } from '../../../protocol/codec.js';
+import { carriesNodeEndpoints, LEADER_HINTS_FROM } from '../../../protocol/facts.js';
 import { API_KEY, apiSchema } from '../../../protocol/registry.js';
 import type { ConnectionControl, Exchange, Interceptor, ResponseStream } from '../interceptor.js';
 import { LeaderHintScan } from '../leader-hints.js';
 import { rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints } from '../rewrite.js';
 
-/** First version of Produce / Fetch whose responses may carry leader hints (NodeEndpoints). */
-const HINT_FROM: Record<number, number> = { [API_KEY.Produce]: 10, [API_KEY.Fetch]: 16 };
-
 const ADDRESSES = new Set<number>([API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
+/** Share-group data APIs whose responses name brokers in a (non-tagged) NodeEndpoints field. */
+const SHARE_ENDPOINTS = new Set<number>([API_KEY.ShareFetch, API_KEY.ShareAcknowledge]);
 
 export class AddressRewriter implements Interceptor {
   constructor(private readonly conn: ConnectionControl) {}
 
-  decodeResponse(ex: Exchange): boolean { return ADDRESSES.has(ex.header.apiKey); }
+  decodeResponse(ex: Exchange): boolean {
+    const { apiKey, apiVersion } = ex.header;
+    return ADDRESSES.has(apiKey) || (SHARE_ENDPOINTS.has(apiKey) && carriesNodeEndpoints(apiKey, apiVersion));
+  }
 
   onResponse(ex: Exchange, body: Decoded | undefined): boolean {
     if (!body) return false;
@@ -28,7 +33,8 @@ export class AddressRewriter implements Interceptor {
       case API_KEY.Metadata: ctx.setClusterId(body.ClusterId); rewritten = rewriteMetadata(body, ctx.brokers); break;
       case API_KEY.FindCoordinator: rewritten = rewriteFindCoordinator(body, ctx.brokers); break;
       case API_KEY.DescribeCluster: ctx.setClusterId(body.ClusterId); rewritten = rewriteDescribeCluster(body, ctx.brokers); break;
-      case API_KEY.Produce: case API_KEY.Fetch: rewritten = rewriteNodeEndpoints(body, ctx.brokers); break;
+      case API_KEY.Produce: case API_KEY.Fetch: case API_KEY.ShareFetch: case API_KEY.ShareAcknowledge:
+        rewritten = rewriteNodeEndpoints(body, ctx.brokers); break;
       default: return false;
     }
     if (rewritten) this.holdForNewListeners();
@@ -37,7 +43,7 @@ export class AddressRewriter implements Interceptor {
 
   streamResponse(ex: Exchange, size: number): ResponseStream | undefined {
     const { apiKey, apiVersion } = ex.header;
-    const from = HINT_FROM[apiKey];
+    const from = LEADER_HINTS_FROM[apiKey];
     if (from === undefined || apiVersion < from) return undefined;
     const report = (err: Error) => this.conn.reportUndecodable(apiKey, apiVersion, 'response', err);
     const scan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, this.conn.ctx.brokers, report);

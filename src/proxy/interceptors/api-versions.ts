@@ -1,7 +1,8 @@
 /**
- * Caps, in ApiVersions responses, each API the proxy has a schema for at the highest version that schema knows,
- * so a client never picks a version the proxy would have to pass through blind (for Produce that would mean not
- * knowing whether a response follows). APIs without a schema keep the broker's range.
+ * Caps, in ApiVersions responses, each API at the highest version the proxy's schema knows, so a client never
+ * picks a version the proxy would have to pass through blind (for Produce that would mean not knowing whether a
+ * response follows), and leaves out API keys the proxy has no schema for (a newer broker's): the audit refuses
+ * those, as it cannot tell what they do, so clients are not told they exist.
  */
 import type { Decoded } from '../../../protocol/codec.js';
 import { API_KEY, API_SCHEMAS } from '../../../protocol/registry.js';
@@ -9,11 +10,12 @@ import { parseRange } from '../../../protocol/schema.js';
 import type { Exchange, Interceptor } from '../interceptor.js';
 
 export function capApiVersions(body: Decoded): boolean {
-  let changed = false;
-  for (const k of body.ApiKeys ?? []) {
-    const schema = API_SCHEMAS.get(k.ApiKey);
-    if (!schema) continue;
-    const max = parseRange(schema.request.validVersions)!.max;
+  const keys: Decoded[] = body.ApiKeys ?? [];
+  const known = keys.filter((k) => API_SCHEMAS.has(k.ApiKey));
+  let changed = known.length !== keys.length;
+  if (changed) body.ApiKeys = known;
+  for (const k of known) {
+    const max = parseRange(API_SCHEMAS.get(k.ApiKey)!.request.validVersions)!.max;
     if (k.MaxVersion > max) { k.MaxVersion = max; changed = true; }
   }
   return changed;

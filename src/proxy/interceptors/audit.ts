@@ -8,27 +8,42 @@
  *   wait meanwhile (the connection holds them while the verdict is a promise).
  */
 import type { Decoded } from '../../../protocol/codec.js';
-import { AUDITED_API_KEYS, DATA_API_KEYS, extractOperations } from '../../audit/extract.js';
+import { API_KEY, apiSchema } from '../../../protocol/registry.js';
+import { auditedApi, extractOperations } from '../../audit/extract.js';
 import type { AuditOperation } from '../../audit/operation.js';
+import { FrameError } from '../frame-reader.js';
 import type { ConnectionControl, DecodeNeed, Exchange, Interceptor, RequestVerdict } from '../interceptor.js';
-import { REFUSABLE_API_KEYS } from '../reject.js';
 import type { SaslInterceptor } from './sasl.js';
 
-/** APIs that yield audit operations; Produce/Fetch only when the rules ask for them (ctx.auditEnabled). */
-const auditable = (apiKey: number) => AUDITED_API_KEYS.has(apiKey) || DATA_API_KEYS.has(apiKey);
+/** Topics reported per connection for Metadata auto-creation requests, at most (clients ask again and again). */
+const AUTO_CREATE_REPORTED_MAX = 1000;
 
 export class AuditInterceptor implements Interceptor {
+  /** Topics whose auto-creation request this connection already reported (see apis/cluster.ts metadataAutoCreate). */
+  private autoCreateReported: Set<string> | undefined;
+
   constructor(private readonly conn: ConnectionControl, private readonly sasl: SaslInterceptor) {}
 
+  /** APIs with a descriptor (src/audit/apis/); Produce/Fetch only when the rules ask for them (ctx.auditEnabled). */
   decodeRequest(apiKey: number): DecodeNeed {
-    return auditable(apiKey) && this.conn.ctx.auditEnabled(apiKey) ? 'required' : undefined;
+    return auditedApi(apiKey) && this.conn.ctx.auditEnabled(apiKey) ? 'required' : undefined;
+  }
+
+  /**
+   * An API key no schema knows cannot be decoded, so whatever it does could not be audited: not forwarded. (The
+   * api-versions interceptor leaves such keys out of what clients are told the broker supports.)
+   */
+  onRequestHeader(apiKey: number): void {
+    if (apiSchema(apiKey) || !this.conn.ctx.auditEnabled(apiKey)) return;
+    throw new FrameError(`request with API key ${apiKey}, which the proxy does not know: it could not be audited, so it is not forwarded`, 'unknown_api');
   }
 
   onRequest(ex: Exchange): RequestVerdict | Promise<RequestVerdict> {
     const { apiKey } = ex.header;
-    if (!auditable(apiKey) || !this.conn.ctx.auditEnabled(apiKey)) return undefined;
+    const api = auditedApi(apiKey);
+    if (!api || !this.conn.ctx.auditEnabled(apiKey) || !api.performs(ex.request!)) return undefined;
     const { ctx } = this.conn;
-    const refusable = REFUSABLE_API_KEYS.has(apiKey);
+    const refusable = api.refusal !== undefined;
     if (this.sasl.principalUnknown && ctx.config.audit.unknownPrincipal === 'refuse') {
       const message = 'kafka-audit-proxy: the audit log cannot tell who this connection authenticated as (audit.unknownPrincipal: refuse)';
       return refusable ? { refuse: message } : { close: `${ex.apiName} from a connection whose principal is unknown: ${message}`, kind: 'unknown_principal' };
@@ -80,7 +95,7 @@ export class AuditInterceptor implements Interceptor {
 
   private record(ex: Exchange, response: Decoded | undefined, message: string | undefined, replace = false): void {
     // Decoded for the audit (a rule change since does not drop it: it may have been written ahead).
-    if (!ex.request || !auditable(ex.header.apiKey)) return;
+    if (!ex.request || !auditedApi(ex.header.apiKey)) return;
     let ops: AuditOperation[];
     try {
       ops = this.operations(ex, response);
@@ -92,6 +107,15 @@ export class AuditInterceptor implements Interceptor {
       ops = ex.audit.ops.map((op) => ({ ...op, result: { message: `outcome unknown: the response could not be audited (${(err as Error).message})` } }));
     }
     if (message !== undefined) for (const op of ops) op.result.message = replace ? message : op.result.message || message;
+    if (ex.header.apiKey === API_KEY.Metadata) ops = ops.filter((op) => this.firstAutoCreate(op.resource.name));
     this.conn.ctx.auditOutcome(ex.audit?.intent, ops);
+  }
+
+  private firstAutoCreate(topic: string): boolean {
+    const seen = this.autoCreateReported ??= new Set();
+    if (seen.has(topic)) return false;
+    if (seen.size >= AUTO_CREATE_REPORTED_MAX) seen.clear(); // bounded: past it, topics may be reported again
+    seen.add(topic);
+    return true;
   }
 }

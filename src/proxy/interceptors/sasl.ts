@@ -87,7 +87,9 @@ export class SaslInterceptor implements Interceptor {
       const message = body.ErrorMessage ?? (body.ErrorCode ? kafkaError(body.ErrorCode).message : '');
       this.emit(this.observer.onServerToken(body.ErrorCode, message, body.AuthBytes));
     } else if (body && key === API_KEY.CreateDelegationToken && body.ErrorCode === 0 && body.TokenId && body.PrincipalName) {
-      this.conn.ctx.tokenOwners.set(body.TokenId, `${body.PrincipalType}:${body.PrincipalName}`);
+      // A token login authenticates as User:<owner name>, whatever principal type the owner was given: the broker
+      // takes only the owner's name as the SASL authorization id.
+      this.conn.ctx.tokenOwners.set(body.TokenId, `User:${body.PrincipalName}`);
     }
     return false;
   }
