@@ -26,6 +26,7 @@
  *
  * Run: node --test --import tsx test/protocol/schema-vs-kafka.test.ts
  */
+import { stripLineComments } from '../../scripts/gen-protocol.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -78,29 +79,6 @@ interface KafkaMessage {
   latestVersionUnstable?: boolean;
   fields: KafkaField[];
   commonStructs?: { name: string; versions?: string; fields: KafkaField[] }[];
-}
-
-/** Removes // comments outside string literals (the Kafka JSON files are JSON plus line comments). */
-export function stripLineComments(text: string): string {
-  let out = '';
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      out += c;
-      if (c === '\\') { out += text[++i] ?? ''; continue; }
-      if (c === '"') inString = false;
-    } else if (c === '"') {
-      inString = true;
-      out += c;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-      out += '\n';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 /** Every common/message/*.json of a jar by file name (unzipped once into a temporary directory). */
