@@ -8,10 +8,13 @@
  */
 import type { Decoded } from '../../../protocol/codec.js';
 import { carriesNodeEndpoints, LEADER_HINTS_FROM } from '../../../protocol/facts.js';
-import { API_KEY, apiSchema } from '../../../protocol/registry.js';
+import { API_KEY, apiSchema, type ApiKeyWithSchema, type ResponseOf } from '../../../protocol/registry.js';
 import type { ConnectionControl, Exchange, Interceptor, ResponseStream } from '../interceptor.js';
 import { LeaderHintScan } from '../leader-hints.js';
 import { rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints } from '../rewrite.js';
+
+/** A response body as its generated type: the codec decoded it with that API's schema. */
+const typed = <K extends ApiKeyWithSchema>(_apiKey: K, body: Decoded) => body as unknown as ResponseOf<K>;
 
 const ADDRESSES = new Set<number>([API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
 /** Share-group data APIs whose responses name brokers in a (non-tagged) NodeEndpoints field. */
@@ -30,11 +33,23 @@ export class AddressRewriter implements Interceptor {
     const { ctx } = this.conn;
     let rewritten: boolean;
     switch (ex.header.apiKey) {
-      case API_KEY.Metadata: ctx.setClusterId(body.ClusterId); rewritten = rewriteMetadata(body, ctx.brokers); break;
-      case API_KEY.FindCoordinator: rewritten = rewriteFindCoordinator(body, ctx.brokers); break;
-      case API_KEY.DescribeCluster: ctx.setClusterId(body.ClusterId); rewritten = rewriteDescribeCluster(body, ctx.brokers); break;
-      case API_KEY.Produce: case API_KEY.Fetch: case API_KEY.ShareFetch: case API_KEY.ShareAcknowledge:
-        rewritten = rewriteNodeEndpoints(body, ctx.brokers); break;
+      case API_KEY.Metadata: {
+        const m = typed(API_KEY.Metadata, body);
+        ctx.setClusterId(m.ClusterId);
+        rewritten = rewriteMetadata(m, ctx.brokers);
+        break;
+      }
+      case API_KEY.FindCoordinator: rewritten = rewriteFindCoordinator(typed(API_KEY.FindCoordinator, body), ctx.brokers); break;
+      case API_KEY.DescribeCluster: {
+        const d = typed(API_KEY.DescribeCluster, body);
+        ctx.setClusterId(d.ClusterId);
+        rewritten = rewriteDescribeCluster(d, ctx.brokers);
+        break;
+      }
+      case API_KEY.Produce: rewritten = rewriteNodeEndpoints(typed(API_KEY.Produce, body), ctx.brokers); break;
+      case API_KEY.Fetch: rewritten = rewriteNodeEndpoints(typed(API_KEY.Fetch, body), ctx.brokers); break;
+      case API_KEY.ShareFetch: rewritten = rewriteNodeEndpoints(typed(API_KEY.ShareFetch, body), ctx.brokers); break;
+      case API_KEY.ShareAcknowledge: rewritten = rewriteNodeEndpoints(typed(API_KEY.ShareAcknowledge, body), ctx.brokers); break;
       default: return false;
     }
     if (rewritten) this.holdForNewListeners();
