@@ -15,8 +15,6 @@ export const REFUSAL_CODE = 44;
 
 interface Refusal { code: number; message: string }
 
-export { REFUSABLE_API_KEYS } from '../audit/extract.js';
-
 function defaultOf(f: FieldSchema, type: string, version: number, refusal: Refusal): unknown {
   if (f.name === 'ErrorCode') return refusal.code;
   if (f.name === 'ErrorMessage') return refusal.message;
