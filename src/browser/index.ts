@@ -7,6 +7,9 @@
  *   GET  /audit/api/export      the matching events as JSON lines (application/x-ndjson), oldest first
  *   POST /audit/api/load        reads from..to (and the other filters) from the topic into the "loaded" result
  *   GET  /audit/api/status      consumer state, index fill, topics (no configuration secrets)
+ *   GET  /audit/api/aggregates  the overview of the same filters: timeline per outcome, top principals, methods,
+ *                               resources and client addresses, attention panel (aggregates.ts)
+ *   GET  /audit/assets/...      the chart library (uPlot) the page loads (assets.ts)
  *
  * It reads the audit topic(s) with its own consumer (random group id, nothing committed) into a bounded
  * {@link EventIndex}: at start the last maxEvents records of each partition, then every new record. Older
@@ -25,10 +28,15 @@ import type { AuditKafkaConnection } from '../audit/kafka-client.js';
 import { createKafka } from '../audit/kafka-client.js';
 import type { AdminRoute } from '../admin/server.js';
 import { BrowserAuth, type BrowserAuthConfig } from './auth.js';
-import { EventIndex, FilterError, matchesFilter, parseQuery, parseTime, type BrowserFilter } from './event-index.js';
+import { EventIndex, FilterError, parseQuery, parseTime, type BrowserFilter, type IndexedEvent } from './event-index.js';
+import { compileFilter, intParam, type CompiledFilter } from './filter.js';
+import { eventFacts } from './facts.js';
+import { aggregate, DEFAULT_AGGREGATE_OPTIONS } from './aggregates.js';
+import { AssetError, pageAssets, readAsset } from './assets.js';
 import { renderLoginPage, renderPage } from './page.js';
 
 export { EventIndex, matchesFilter, parseQuery, type BrowserFilter } from './event-index.js';
+export { aggregate, DESTRUCTIVE_METHODS, type Aggregates } from './aggregates.js';
 export { BrowserAuth, type BrowserAuthConfig, isLoopbackAddress, isLoopbackHost } from './auth.js';
 
 export interface AuditBrowserOptions {
@@ -69,7 +77,7 @@ export interface LoadSummary {
 
 interface LoadedRange { index: EventIndex; summary: LoadSummary }
 
-interface StreamClient { res: http.ServerResponse; filter: BrowserFilter }
+interface StreamClient { res: http.ServerResponse; test: CompiledFilter }
 
 /** Records written up to this long after `to` are still read by a load (the event time is the operation's start, the record time its send). */
 const LOAD_SLACK_MS = 10 * 60_000;
@@ -139,7 +147,7 @@ export class AuditBrowser {
   constructor(private readonly opts: AuditBrowserOptions) {
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     this.index = new EventIndex(opts.maxEvents, this.maxBytes);
-    this.index.onAdd = (entry) => this.publish(entry.event);
+    this.index.onAdd = (entry) => this.publish(entry);
     this.auth = new BrowserAuth(opts.auth);
     this.log = opts.log;
   }
@@ -280,6 +288,7 @@ export class AuditBrowser {
   private async doLoad(filter: BrowserFilter, from: number, to: number): Promise<LoadSummary> {
     const t0 = Date.now();
     const index = new EventIndex(this.opts.maxEvents, this.maxBytes);
+    const test = compileFilter(filter);
     let matched = 0;
     let records = 0;
     let timedOut = false;
@@ -330,7 +339,7 @@ export class AuditBrowser {
             if (off < r.end) {
               records++;
               const e = parseAuditRecord(message.value);
-              if (e && matchesFilter(e, filter)) { matched++; index.add(e, message.value?.length ?? 0); }
+              if (e && test(eventFacts(e))) { matched++; index.add(e, message.value?.length ?? 0); }
             }
             if (off + 1n >= r.end) {
               pending.delete(key);
@@ -360,12 +369,12 @@ export class AuditBrowser {
 
   // ---- Live tail ---------------------------------------------------------------------------------------
 
-  private publish(e: AuditEvent): void {
+  private publish(entry: IndexedEvent): void {
     if (this.streams.size === 0) return;
     let line: string | undefined;
     for (const c of this.streams) {
-      if (!matchesFilter(e, c.filter)) continue;
-      line ??= `data: ${JSON.stringify(e)}\n\n`;
+      if (!c.test(entry.facts)) continue;
+      line ??= `data: ${JSON.stringify(entry.event)}\n\n`;
       this.write(c, line);
     }
   }
@@ -388,6 +397,9 @@ export class AuditBrowser {
     } catch (err) {
       if (err instanceof HttpError || err instanceof FilterError) {
         sendJson(res, err instanceof HttpError ? err.status : 400, { error: err.message });
+      } else if (err instanceof AssetError) {
+        this.log.error({ reason: err.message, path }, 'audit browser cannot serve the chart library');
+        if (!res.headersSent) sendJson(res, 503, { error: err.message });
       } else {
         // The path only: a query string may hold a token.
         this.log.error({ reason: (err as Error).message, path }, 'audit browser request failed');
@@ -422,10 +434,22 @@ export class AuditBrowser {
         if (this.auth.usesToken) return sendHtmlPage(res, 401, renderLoginPage, false, this.auth);
         return sendText(res, 401, 'authentication required\n', { 'www-authenticate': this.auth.challenge() });
       }
-      return sendHtmlPage(res, 200, (nonce) => renderPage(nonce), false, this.auth);
+      return sendHtmlPage(res, 200, (nonce) => renderPage(nonce, pageAssets()), false, this.auth);
     }
 
-    if (!path.startsWith('/audit/api/')) throw new HttpError(404, 'not found: the page is /audit, the API /audit/api/{events,stream,export,load,status}');
+    if (path.startsWith('/audit/assets/')) {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'use GET');
+      const a = this.auth.check(req);
+      if (!a.ok) return sendText(res, a.status, `${a.reason}\n`);
+      const asset = readAsset(path.slice('/audit/assets/'.length));
+      if (!asset) throw new HttpError(404, 'no such asset');
+      // Versioned addresses (pageAssets): the file never changes under one, so the browser may keep it.
+      res.writeHead(200, { ...SECURITY_HEADERS, 'cache-control': 'private, max-age=604800, immutable', 'content-type': asset.contentType, 'content-length': String(asset.body.length) });
+      res.end(method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+
+    if (!path.startsWith('/audit/api/')) throw new HttpError(404, 'not found: the page is /audit, the API /audit/api/{events,stream,export,load,status,aggregates}');
     const a = this.auth.check(req);
     if (!a.ok) {
       const headers = a.status === 401 ? { 'www-authenticate': this.auth.challenge() } : undefined;
@@ -468,7 +492,7 @@ export class AuditBrowser {
         if (this.streams.size >= (this.opts.maxStreams ?? 32)) throw new HttpError(503, 'too many live-tail connections');
         res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         res.write('retry: 3000\n\n');
-        const client: StreamClient = { res, filter: q.filter };
+        const client: StreamClient = { res, test: compileFilter(q.filter) };
         this.streams.add(client);
         const drop = () => { this.streams.delete(client); };
         req.on('close', drop);
@@ -477,6 +501,20 @@ export class AuditBrowser {
       }
       case 'status':
         return sendJson(res, 200, this.status());
+      case 'aggregates': {
+        const q = parseQuery(url.searchParams, this.opts.maxEvents);
+        const idx = this.source(q.source);
+        const t0 = performance.now();
+        const body = aggregate(idx, q.filter, {
+          ...DEFAULT_AGGREGATE_OPTIONS,
+          now: Date.now(),
+          buckets: intParam(url.searchParams, 'buckets', DEFAULT_AGGREGATE_OPTIONS.buckets, 500),
+          top: intParam(url.searchParams, 'top', DEFAULT_AGGREGATE_OPTIONS.top, 100),
+          attentionRows: intParam(url.searchParams, 'attentionRows', DEFAULT_AGGREGATE_OPTIONS.attentionRows, 100),
+          live: q.source === 'live',
+        });
+        return sendJson(res, 200, { source: q.source, ...body, index: { size: idx.size, capacity: idx.maxEvents }, tookMs: Math.round((performance.now() - t0) * 10) / 10 });
+      }
       default:
         throw new HttpError(404, `no such API endpoint: ${endpoint.slice(0, 64)}`);
     }

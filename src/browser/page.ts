@@ -1,9 +1,11 @@
 /**
  * The audit browser's single page: plain HTML, CSS and JavaScript, no framework, nothing loaded from
- * elsewhere. The HTML is static (only the CSP nonce is inserted); every value that comes from an audit event
- * (principals, resource names, client ids: all chosen by clients) reaches the DOM through textContent or
+ * elsewhere: the one library, uPlot (the overview's chart), is served by the proxy itself (assets.ts). The
+ * HTML is static (only the CSP nonce and asset addresses are inserted); every value that comes from an audit
+ * event (principals, resource names, client ids: all chosen by clients) reaches the DOM through textContent or
  * dataset, never through innerHTML, so it is shown as text and never interpreted.
  */
+import { OVERVIEW_CSS, OVERVIEW_HTML, OVERVIEW_JS } from './overview-page.js';
 
 const CSS = `
 :root { --bg:#f6f7f9; --fg:#1d2330; --muted:#5d6677; --line:#d9dde5; --accent:#1f5fbf; --ok:#17803d; --bad:#b42318; --sel:#e6efff; --new:#fff6d6; }
@@ -14,7 +16,7 @@ header h1 { font-size:17px; margin:0; font-weight:600; }
 header #status { color:#c6cedb; font-size:12px; }
 main { display:flex; gap:12px; padding:12px 16px; align-items:flex-start; }
 #left { flex:1 1 auto; min-width:0; }
-form#filters { display:grid; grid-template-columns:repeat(4, minmax(150px, 1fr)); gap:8px 12px; background:#fff; border:1px solid var(--line); border-radius:6px; padding:10px 12px; }
+form#filters { display:grid; grid-template-columns:repeat(5, minmax(140px, 1fr)); gap:8px 12px; background:#fff; border:1px solid var(--line); border-radius:6px; padding:10px 12px; }
 form#filters label { display:flex; flex-direction:column; font-size:12px; color:var(--muted); gap:2px; }
 form#filters label.inline { flex-direction:row; align-items:center; gap:4px; color:var(--fg); font-size:13px; }
 form#filters input, form#filters select { font:inherit; padding:4px 6px; border:1px solid var(--line); border-radius:4px; background:#fff; color:var(--fg); }
@@ -51,14 +53,14 @@ aside#detail dl { display:grid; grid-template-columns:max-content 1fr; gap:2px 1
 aside#detail dt { color:var(--muted); }
 aside#detail dd { margin:0; overflow-wrap:anywhere; }
 pre#detail-json { background:#0f1722; color:#d7e0ee; padding:10px; border-radius:4px; font-size:12px; overflow:auto; white-space:pre-wrap; overflow-wrap:anywhere; }
-`;
+${OVERVIEW_CSS}`;
 
 const JS = `
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const API = '/audit/api/';
-  const FIELDS = ['principal', 'method', 'resource', 'outcome', 'errorCode'];
+  const FIELDS = ['principal', 'method', 'resource', 'resourceType', 'client', 'outcome', 'errorCode'];
   const st = { source: 'live', shown: [], ids: new Set(), selectedId: null, es: null, matched: 0, seq: 0 };
 
   // Time inputs are in UTC, like the times in the table.
@@ -67,7 +69,8 @@ const JS = `
     if (/^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d$/.test(v)) v += ':00';
     return v + 'Z';
   }
-  function msToInput(ms) { return new Date(ms).toISOString().slice(0, 19); }
+  // Milliseconds only when there are some: a bucket of the overview ends at .999.
+  function msToInput(ms) { const iso = new Date(ms).toISOString(); return iso.endsWith('.000Z') ? iso.slice(0, 19) : iso.slice(0, 23); }
   function fmtTime(iso) { return typeof iso === 'string' ? iso.replace('T', ' ') : ''; }
   function limit() { const n = parseInt($('f-limit').value, 10); return n > 0 ? n : 200; }
 
@@ -180,6 +183,7 @@ const JS = `
 
   async function search() {
     showError('');
+    refreshOverview(true, 'search');
     const p = filterParams();
     p.set('limit', String(limit()));
     p.set('source', st.source);
@@ -219,6 +223,7 @@ const JS = `
       while (st.shown.length > limit()) { st.shown.pop(); if (body.lastChild) body.removeChild(body.lastChild); }
       $('empty').hidden = true;
       updateCount();
+      scheduleOverview('live');
     };
     es.onerror = () => { $('live-state').textContent = 'live tail reconnecting…'; };
     es.onopen = () => { $('live-state').textContent = 'following new events'; };
@@ -263,6 +268,7 @@ const JS = `
     }
   }
 
+${OVERVIEW_JS}
   $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); search(); });
   $('clear').addEventListener('click', () => {
     for (const f of FIELDS) $('f-' + f).value = '';
@@ -282,7 +288,7 @@ const JS = `
       search();
     });
   }
-  for (const id of ['f-principal', 'f-method', 'f-resource', 'f-outcome', 'f-errorCode', 'f-from', 'f-to']) $(id).addEventListener('change', updateExportLink);
+  for (const id of FIELDS.map((f) => 'f-' + f).concat(['f-from', 'f-to'])) $(id).addEventListener('change', updateExportLink);
 
   refreshStatus();
   setInterval(refreshStatus, 10000);
@@ -290,7 +296,10 @@ const JS = `
 })();
 `;
 
-export function renderPage(nonce: string): string {
+/** Addresses of the chart library's files, served by the proxy (assets.ts). */
+export interface PageAssets { script: string; style: string }
+
+export function renderPage(nonce: string, assets: PageAssets): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -299,6 +308,7 @@ export function renderPage(nonce: string): string {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>Audit events · kafka-audit-proxy</title>
+<link rel="stylesheet" nonce="${nonce}" href="${assets.style}">
 <style nonce="${nonce}">${CSS}</style>
 </head>
 <body>
@@ -306,12 +316,14 @@ export function renderPage(nonce: string): string {
 <main>
 <div id="left">
 <form id="filters" autocomplete="off">
-  <label>From (UTC)<input id="f-from" type="datetime-local" step="1"></label>
-  <label>To (UTC)<input id="f-to" type="datetime-local" step="1"></label>
+  <label>From (UTC)<input id="f-from" type="datetime-local" step="0.001"></label>
+  <label>To (UTC)<input id="f-to" type="datetime-local" step="0.001"></label>
   <label>Principal<input id="f-principal" placeholder="User:alice, User:*"></label>
   <label>Method<input id="f-method" placeholder="DeleteTopics, Create*"></label>
   <label>Resource<input id="f-resource" placeholder="orders, payments-*"></label>
-  <label>Outcome<select id="f-outcome"><option value="">any</option><option value="success">success</option><option value="failure">failure</option></select></label>
+  <label>Resource type<input id="f-resourceType" placeholder="Topic, Group"></label>
+  <label>Client address<input id="f-client" placeholder="10.0.0.7, 10.0.*"></label>
+  <label>Outcome<select id="f-outcome"><option value="">any</option><option value="success">success</option><option value="failure">not a success (any)</option><option value="error">failure (not denied)</option><option value="denied">denied</option><option value="unauthenticated">authentication failure</option><option value="unknown">unknown outcome</option><option value="none">no outcome (proxy)</option></select></label>
   <label>Error code<input id="f-errorCode" placeholder="36, TOPIC_ALREADY_EXISTS, *AUTHORIZATION*"></label>
   <label>Show at most<input id="f-limit" type="number" min="1" value="200"></label>
   <div class="actions">
@@ -325,6 +337,7 @@ export function renderPage(nonce: string): string {
     <a id="export" class="button" href="/audit/api/export" download="audit-events.ndjson">Export JSON lines</a>
   </div>
 </form>
+${OVERVIEW_HTML}
 <div id="bar"><span id="count"></span><span id="loaded-info"></span><label><input type="checkbox" id="live" checked> live tail</label><span id="live-state"></span><span id="error" role="alert"></span></div>
 <div id="table-wrap"><table id="results">
 <thead><tr><th>Time (UTC)</th><th>Outcome</th><th>Error</th><th>Principal</th><th>Method</th><th>Resource</th><th>Client</th></tr></thead>
@@ -338,6 +351,7 @@ export function renderPage(nonce: string): string {
 <pre id="detail-json"></pre>
 </aside>
 </main>
+<script nonce="${nonce}" src="${assets.script}"></script>
 <script nonce="${nonce}">${JS}</script>
 </body>
 </html>

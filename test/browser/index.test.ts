@@ -12,6 +12,7 @@ import { AdminServer } from '../../src/admin/server.js';
 import { ProxyMetrics } from '../../src/metrics.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/audit/event.js';
+import type { Aggregates } from '../../src/browser/aggregates.js';
 import { assertNoSecret } from '../harness/secrets.js';
 
 const silent = pino({ level: 'silent' });
@@ -261,6 +262,49 @@ describe('browser HTTP side', () => {
       req.on('error', reject);
     });
     assert.equal((JSON.parse(got) as AuditEvent).id, 'id-201');
+  });
+
+  test('aggregates: the overview of the same filters as JSON; bad parameters named; credentials required', async () => {
+    assert.equal((await request(port, '/audit/api/aggregates')).status, 401);
+    const r = await request(port, '/audit/api/aggregates?method=DeleteTopics&buckets=10&top=2', { headers: bearer });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
+    const a = JSON.parse(r.body) as Aggregates & { source: string; index: { size: number } };
+    assert.equal(a.source, 'live');
+    assert.equal(a.matched.events, browser.index.select({ method: 'DeleteTopics' }).length);
+    assert.equal(a.outcomes.success, a.matched.operations);
+    assert.ok(a.timeline.times.length <= 10);
+    assert.deepEqual(a.top.method.rows.map((x) => [x.key, x.total, x.filter]), [['DeleteTopics', a.matched.events, { method: 'DeleteTopics' }]]);
+    assert.equal(a.top.resource.rows.length, 2);
+    assert.ok(a.top.resource.distinct > 2);
+    // Test events are from 2024: nothing in the attention windows.
+    assert.equal(a.attention.destructive.lastDay, 0);
+    for (const bad of ['buckets=0', 'top=x', 'outcome=sometimes', 'from=yesterday']) {
+      const b = await request(port, `/audit/api/aggregates?${bad}`, { headers: bearer });
+      assert.equal(b.status, 400, bad);
+      assert.match(JSON.parse(b.body).error, new RegExp(`^${bad.split('=')[0]}:`));
+    }
+    assertNoSecret(`${JSON.stringify(r.headers)}\n${r.body}`, SECRETS, 'the aggregates');
+  });
+
+  test('the chart library is served by the proxy, versioned, behind the same credentials; the page loads it under its CSP', async () => {
+    const page = await request(port, '/audit', { headers: bearer });
+    const csp = String(page.headers['content-security-policy']);
+    const nonce = /'nonce-([^']+)'/.exec(csp)![1];
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+    const script = new RegExp(`<script nonce="${nonce.replace(/[+/=]/g, '\\$&')}" src="(/audit/assets/uPlot\\.iife\\.min\\.js\\?v=[\\d.]+)"></script>`).exec(page.body);
+    assert.ok(script, 'the page loads uPlot from the proxy with the nonce');
+    assert.ok(!/<script(?![^>]*nonce=)/.test(page.body), 'every script carries the nonce');
+    const js = await request(port, script[1], { headers: bearer });
+    assert.equal(js.status, 200);
+    assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.match(String(js.headers['cache-control']), /max-age=\d+, immutable/);
+    assert.match(js.body, /uPlot/);
+    const css = await request(port, /href="(\/audit\/assets\/uPlot\.min\.css\?v=[\d.]+)"/.exec(page.body)![1], { headers: bearer });
+    assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
+    assert.equal((await request(port, '/audit/assets/uPlot.iife.min.js')).status, 401);
+    assert.equal((await request(port, '/audit/assets/../../package.json', { headers: bearer })).status, 404);
+    assert.equal((await request(port, '/audit/assets/constructor', { headers: bearer })).status, 404);
   });
 
   test('without configured credentials only requests addressed to localhost are answered', async () => {
