@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLoopbackAddress } from './browser/auth.js';
 import { parseRulesConfig } from './audit/rules.js';
+import { validBrokerHostPattern, validHostName } from './proxy/sni.js';
 
 export interface TlsServerConfig { cert: string; key: string; ca?: string; requireClientCert?: boolean }
 export interface TlsClientConfig { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized?: boolean }
@@ -23,6 +24,20 @@ export interface ProxyConfig {
     /** What clients speak to the proxy: PLAINTEXT or SASL_PLAINTEXT, SSL or SASL_SSL with tls. Informational for events. */
     securityProtocol: 'PLAINTEXT' | 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
     tls?: TlsServerConfig;
+    /**
+     * PROXY protocol (v1 and v2) on the client listeners, for a TCP load balancer in front (src/proxy/proxy-protocol.ts):
+     * `required` refuses connections without a valid header, `allowed` takes a header when one comes, `off` (absent)
+     * reads none. The address in the header is the client's for events, logs and per-address limits.
+     */
+    proxyProtocol?: 'required' | 'allowed' | 'off';
+    /** How long a new connection may take to send its PROXY header (or, when allowed, its first bytes). */
+    proxyProtocolTimeoutMs?: number;
+    /**
+     * SNI routing (src/proxy/sni.ts): with listen.tls, every client connection arrives on bootstrapPort and the TLS
+     * server name picks the target: bootstrapHost, or brokerHostPattern with $(nodeId) for broker N. Absent: one
+     * port per broker (brokerPortBase + N).
+     */
+    sni?: { bootstrapHost: string; brokerHostPattern: string };
   };
   upstream: {
     bootstrapServers: string[];
@@ -101,8 +116,27 @@ export interface AuditConfig {
   filePath: string;
   spool: { dir: string; fsync: 'always' | 'never' | number; maxBytes: number };
   batch: { maxEvents: number; lingerMs: number };
+  /** How often an idle audit sink checks that its destination still takes writes (kafka_audit_sink_up). */
+  healthCheckIntervalMs: number;
   /** Raw rules section, validated by src/audit/rules.ts. */
   rules: unknown;
+  /** Signed checkpoints of the hash chains (src/audit/checkpoint*.ts); on when a private key is given. */
+  checkpoint: AuditCheckpointConfig;
+}
+
+export interface AuditCheckpointConfig {
+  /** Ed25519 private key in PEM (PKCS#8), as a file path. */
+  privateKeyFile?: string;
+  /** The same key as PEM text (KAP_AUDIT_CHECKPOINT__PRIVATE_KEY). Never logged or shown. */
+  privateKey?: string;
+  /** Sign a chain after this many new events... */
+  everyEvents: number;
+  /** ...or this long after its first event not yet covered, whichever comes first. */
+  intervalMs: number;
+  /** With no new events, sign again (same position, new time) this often, so verify can tell idle from cut off. */
+  idleIntervalMs: number;
+  /** A second topic that gets a copy of every checkpoint. */
+  topic?: string;
 }
 
 export const DEFAULTS: ProxyConfig = {
@@ -121,7 +155,9 @@ export const DEFAULTS: ProxyConfig = {
     sink: 'kafka', filePath: './audit-events.jsonl',
     spool: { dir: './audit-spool', fsync: 'always', maxBytes: 1024 * 1024 * 1024 },
     batch: { maxEvents: 500, lingerMs: 20 },
+    healthCheckIntervalMs: 15_000,
     rules: {},
+    checkpoint: { everyEvents: 1000, intervalMs: 5_000, idleIntervalMs: 60_000 },
   },
   browser: { enabled: false, maxEvents: 10_000, maxBytes: 64 * 1024 * 1024 },
   log: { level: 'info' },
@@ -156,9 +192,10 @@ function merge(base: unknown, over: unknown, path: string, open: Set<string>): u
 }
 
 /** Keys that have no default but may be set. */
-const OPTIONAL_KEYS = new Set(['listen.tls', 'upstream.tls', 'upstream.localAddress', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId', 'browser.auth']);
+const OPTIONAL_KEYS = new Set(['listen.tls', 'listen.proxyProtocol', 'listen.proxyProtocolTimeoutMs', 'listen.sni', 'upstream.tls', 'upstream.localAddress', 'audit.brokers', 'audit.sasl', 'audit.tls', 'audit.clusterId', 'browser.auth',
+  'audit.checkpoint.privateKeyFile', 'audit.checkpoint.privateKey', 'audit.checkpoint.topic']);
 /** Sections whose content is validated elsewhere. */
-const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'upstream.tls', 'audit.sasl', 'audit.tls', 'browser.auth']);
+const OPEN_SECTIONS = new Set(['audit.rules', 'listen.tls', 'listen.sni', 'upstream.tls', 'audit.sasl', 'audit.tls', 'browser.auth']);
 
 function check(cond: boolean, key: string, expected: string, got: unknown): void {
   if (!cond) throw new ConfigError(`${key}: must be ${expected} (got ${JSON.stringify(got)})`);
@@ -173,6 +210,13 @@ export function validate(c: ProxyConfig): ProxyConfig {
   check(isPort(c.listen.brokerPortBase), 'listen.brokerPortBase', 'a port number 0-65535', c.listen.brokerPortBase);
   check(typeof c.listen.advertisedHost === 'string' && c.listen.advertisedHost.length > 0, 'listen.advertisedHost', 'a host name', c.listen.advertisedHost);
   check(['PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'].includes(c.listen.securityProtocol), 'listen.securityProtocol', 'PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL', c.listen.securityProtocol);
+  if (c.listen.proxyProtocol !== undefined) {
+    check(['required', 'allowed', 'off'].includes(c.listen.proxyProtocol), 'listen.proxyProtocol', 'required, allowed or off', c.listen.proxyProtocol);
+  }
+  if (c.listen.proxyProtocolTimeoutMs !== undefined) {
+    check(isPosInt(c.listen.proxyProtocolTimeoutMs), 'listen.proxyProtocolTimeoutMs', 'a positive integer (milliseconds)', c.listen.proxyProtocolTimeoutMs);
+  }
+  if (c.listen.sni !== undefined) validateSni(c);
   if (c.listen.tls) {
     check(typeof c.listen.tls.cert === 'string' && typeof c.listen.tls.key === 'string', 'listen.tls', 'an object with cert and key file paths', '(object)');
   }
@@ -199,6 +243,7 @@ export function validate(c: ProxyConfig): ProxyConfig {
     check(typeof c.audit.sasl.username === 'string' && typeof c.audit.sasl.password === 'string', 'audit.sasl', 'an object with username and password', '(redacted)');
   }
   validateTypes(c);
+  validateCheckpoint(c.audit.checkpoint);
   // The rules section is validated by its own parser; its messages name the key (audit.rules.categories.produce: ...).
   try { parseRulesConfig(c.audit.rules); } catch (e) { throw new ConfigError((e as Error).message); }
   validateBrowser(c);
@@ -208,6 +253,16 @@ export function validate(c: ProxyConfig): ProxyConfig {
 }
 
 const isNonNegInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+
+/** audit.checkpoint; the key itself is checked when the proxy loads it (its content is never echoed). */
+function validateCheckpoint(k: AuditCheckpointConfig): void {
+  check(isPosInt(k.everyEvents), 'audit.checkpoint.everyEvents', 'a positive integer', k.everyEvents);
+  check(isPosInt(k.intervalMs) && k.intervalMs >= 100, 'audit.checkpoint.intervalMs', 'an integer >= 100 (milliseconds)', k.intervalMs);
+  check(isPosInt(k.idleIntervalMs) && k.idleIntervalMs >= k.intervalMs, 'audit.checkpoint.idleIntervalMs', 'an integer (milliseconds) >= audit.checkpoint.intervalMs', k.idleIntervalMs);
+  if (k.privateKeyFile !== undefined) check(isNonEmptyString(k.privateKeyFile), 'audit.checkpoint.privateKeyFile', 'a file path', k.privateKeyFile);
+  if (k.privateKey !== undefined) check(typeof k.privateKey === 'string' && k.privateKey.includes('PRIVATE KEY'), 'audit.checkpoint.privateKey', 'an Ed25519 private key in PEM', '(redacted)');
+  if (k.topic !== undefined) check(typeof k.topic === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(k.topic), 'audit.checkpoint.topic', 'a valid Kafka topic name', k.topic);
+}
 const isNonEmptyString = (v: unknown) => typeof v === 'string' && v.length > 0;
 
 /** The settings the checks above leave out: every one gets its type checked, so a typo in a value fails at start. */
@@ -226,9 +281,24 @@ function validateTypes(c: ProxyConfig): void {
   check(isNonEmptyString(a.spool.dir), 'audit.spool.dir', 'a directory path', a.spool.dir);
   check(isPosInt(a.batch.maxEvents), 'audit.batch.maxEvents', 'a positive integer', a.batch.maxEvents);
   check(isNonNegInt(a.batch.lingerMs), 'audit.batch.lingerMs', 'an integer >= 0 (milliseconds)', a.batch.lingerMs);
+  check(isPosInt(a.healthCheckIntervalMs) && a.healthCheckIntervalMs >= 100, 'audit.healthCheckIntervalMs', 'an integer >= 100 (milliseconds)', a.healthCheckIntervalMs);
   if (c.listen.tls !== undefined) checkTls(c.listen.tls, 'listen.tls', ['cert', 'key', 'ca'], ['requireClientCert']);
   if (c.upstream.tls !== undefined) checkTls(c.upstream.tls, 'upstream.tls', ['ca', 'cert', 'key', 'servername'], ['rejectUnauthorized']);
   if (a.tls !== undefined) checkTls(a.tls, 'audit.tls', ['ca', 'cert', 'key', 'servername'], ['rejectUnauthorized']);
+}
+
+/** listen.sni: both names, valid host names, the pattern with one $(nodeId), and TLS to carry the names. */
+function validateSni(c: ProxyConfig): void {
+  const sni = c.listen.sni as unknown;
+  check(isObj(sni), 'listen.sni', 'a mapping with bootstrapHost and brokerHostPattern', sni);
+  for (const k of Object.keys(sni as Obj)) {
+    if (k !== 'bootstrapHost' && k !== 'brokerHostPattern') throw new ConfigError(`listen.sni.${k}: unknown setting (known here: bootstrapHost, brokerHostPattern)`);
+  }
+  const { bootstrapHost, brokerHostPattern } = sni as Obj;
+  check(typeof bootstrapHost === 'string' && validHostName(bootstrapHost), 'listen.sni.bootstrapHost', 'a DNS name such as bootstrap.kafka.example.com', bootstrapHost);
+  check(typeof brokerHostPattern === 'string' && validBrokerHostPattern(brokerHostPattern), 'listen.sni.brokerHostPattern',
+    'a DNS name with $(nodeId) once, such as broker-$(nodeId).kafka.example.com', brokerHostPattern);
+  if (!c.listen.tls) throw new ConfigError('listen.sni: needs listen.tls (the server name travels in the TLS handshake); set listen.tls.cert and listen.tls.key, with a certificate for the bootstrap name and every broker name (e.g. a wildcard)');
 }
 
 function checkTls(t: unknown, path: string, strings: string[], booleans: string[]): void {
@@ -285,7 +355,8 @@ export function envOverrides(env: NodeJS.ProcessEnv): Obj {
 /** Settings that are lists of "host:port": one server or a comma-separated list. */
 const LIST_KEYS = new Set(['upstream.bootstrapServers', 'audit.brokers']);
 /** Settings without a default that are strings whatever they look like (a password may be all digits). */
-const STRING_KEYS = new Set(['audit.sasl.username', 'audit.sasl.password', 'audit.sasl.mechanism', 'audit.clusterId', 'upstream.localAddress']);
+const STRING_KEYS = new Set(['listen.proxyProtocol', 'listen.sni.bootstrapHost', 'listen.sni.brokerHostPattern', 'audit.sasl.username', 'audit.sasl.password', 'audit.sasl.mechanism', 'audit.clusterId', 'upstream.localAddress',
+  'audit.checkpoint.privateKeyFile', 'audit.checkpoint.privateKey', 'audit.checkpoint.topic']);
 
 /** Converts an environment value to the type of the setting it overrides (see coerce for the others). */
 function coerceFor(path: string[], raw: string): unknown {
