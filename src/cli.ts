@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig, setPath, type ProxyConfig } from './config.js';
 import { startApp, auditConnection, auditRulesConfig } from './app.js';
 import { tail, type TailFilter } from './tail.js';
-import { verifyTopic } from './audit/verify.js';
+import { verifyTopic, type VerifyReport } from './audit/verify.js';
+import { loadPublicKeys, loadSigningKey } from './audit/checkpoint.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { isClustered, runClustered } from './workers.js';
 
 const HELP: Record<string, string> = {
@@ -21,7 +24,8 @@ Usage: kafka-audit-proxy <command> [options]
 Commands:
   start     run the proxy
   tail      follow the audit topic, with filters
-  verify    check the audit topic's hash chains for gaps, reordering and altered events
+  verify    check the audit topic's hash chains for gaps, reordering and altered events, and its signed checkpoints
+  checkpoint-key  print (or generate) the key that signs checkpoints
   version   print the version
 
 Run "kafka-audit-proxy <command> --help" for a command's options.`,
@@ -50,17 +54,32 @@ Prints audit events from the audit topic, newest as they arrive.
       --from-beginning    read the whole topic
       --no-follow         stop at the end of the topic
       --json              print JSON lines instead of aligned text
-      --max N             stop after N events`,
+      --max N             stop after N events
+Needs READ on the audit topic only (no consumer group is used). Exit 3 when access is denied.`,
   verify: `Usage: kafka-audit-proxy verify [options]
 
 Reads the whole audit topic and checks every proxy instance's hash chain. Exit 0 when intact, 1 when
-events are missing, reordered, duplicated with different content, or altered; 2 on usage errors.
+events are missing, reordered, duplicated with different content, or altered; 2 on usage errors; 3 when the
+topic may not be read (the missing permission is named). Needs READ on the audit topic only (no consumer group).
 
   -c, --config FILE     take the audit cluster and topic from this configuration
   -b, --brokers LIST    audit cluster bootstrap servers
   -t, --topic NAME      audit topic
+      --public-key FILE  check the signed checkpoints with this public key (PEM; repeat for rotated keys):
+                        events not covered by a valid checkpoint, forged events or checkpoints, and truncation
+                        are reported. Without it only the hashes are checked.
+      --checkpoint-topic NAME  also read checkpoints from this topic (default: audit.checkpoint.topic)
+      --margin MS       clock and delivery allowance of the truncation check (default 30000)
       --timeout MS      give up reading after MS milliseconds (default 60000)
       --json            print the full report as JSON`,
+  'checkpoint-key': `Usage: kafka-audit-proxy checkpoint-key [-c FILE] | --generate FILE
+
+Prints the public key (PEM) and fingerprint of the configured checkpoint signing key
+(audit.checkpoint.privateKeyFile or KAP_AUDIT_CHECKPOINT__PRIVATE_KEY), for verify --public-key.
+
+  -c, --config FILE     take the key from this configuration
+      --generate FILE   write a new Ed25519 private key to FILE (mode 0600; an existing file is never
+                        overwritten) and print its public key`,
   version: 'Usage: kafka-audit-proxy version\n\nPrints the version of kafka-audit-proxy.',
 };
 
@@ -172,23 +191,67 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (command === 'checkpoint-key') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, generate: { type: 'string' } } });
+    let pem: string;
+    let fingerprint: string;
+    if (values.generate) {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      try {
+        // 'wx': never overwrite a key (a lost old key cannot verify old checkpoints); 0600: readable by its owner only.
+        writeFileSync(values.generate, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
+      } catch (e) {
+        throw new Error(`checkpoint-key --generate ${values.generate}: cannot create the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it must not exist yet`);
+      }
+      ({ publicKeyPem: pem, fingerprint } = loadSigningKey({ file: values.generate }));
+      process.stderr.write(`wrote a new Ed25519 private key to ${values.generate} (mode 0600); give the proxy audit.checkpoint.privateKeyFile: ${values.generate}\n`);
+    } else {
+      const config = loadConfig({ file: values.config, env: process.env });
+      ({ publicKeyPem: pem, fingerprint } = loadSigningKey({ pem: config.audit.checkpoint.privateKey, file: config.audit.checkpoint.privateKeyFile }));
+    }
+    process.stdout.write(`${pem.trimEnd()}\nfingerprint ${fingerprint}\n`);
+    return 0;
+  }
+
   // verify
   const { values } = parseArgs({
     args: rest, options: {
       config: { type: 'string', short: 'c' }, brokers: { type: 'string', short: 'b' }, topic: { type: 'string', short: 't' },
-      timeout: { type: 'string' }, json: { type: 'boolean' },
+      timeout: { type: 'string' }, json: { type: 'boolean' }, 'public-key': { type: 'string', multiple: true },
+      'checkpoint-topic': { type: 'string' }, margin: { type: 'string' },
     },
   });
   const { config, brokers, topic } = auditTarget(values);
-  const report = await verifyTopic({ ...auditConnection(config), brokers, topic, fromBeginning: true, timeoutMs: values.timeout ? Number(values.timeout) : 60_000 });
+  const keyFiles = values['public-key'] ?? [];
+  const publicKeys = keyFiles.length > 0 ? loadPublicKeys(keyFiles) : undefined;
+  if (values.margin !== undefined && !/^\d+$/.test(values.margin)) throw new ConfigError(`--margin: must be a number of milliseconds (got "${values.margin}")`);
+  const report = await verifyTopic({
+    ...auditConnection(config), brokers, topic, fromBeginning: true, timeoutMs: values.timeout ? Number(values.timeout) : 60_000,
+    publicKeys, checkpointTopic: values['checkpoint-topic'] ?? config.audit.checkpoint.topic, marginMs: values.margin !== undefined ? Number(values.margin) : undefined,
+  });
   if (values.json) process.stdout.write(JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 2) + '\n');
-  else {
-    process.stdout.write(`topic ${topic}: ${report.events} events from ${report.chain.instances.length} proxy instance(s), ${report.unparseable.length} unparseable record(s)\n`);
-    for (const i of report.chain.instances) process.stdout.write(`  instance ${JSON.stringify(i)}\n`);
-    for (const p of report.chain.problems) process.stdout.write(`  PROBLEM ${p.kind}: ${JSON.stringify(p)}\n`);
-    process.stdout.write(report.ok ? 'OK: every chain is intact\n' : 'FAILED: the audit trail has problems (see above)\n');
-  }
+  else printVerifyReport(report, topic);
   return report.ok ? 0 : 1;
+}
+
+function printVerifyReport(report: VerifyReport, topic: string): void {
+  const out = (s: string) => process.stdout.write(s + '\n');
+  out(`topic ${topic}: ${report.events} events from ${report.chain.instances.length} proxy instance(s), ${report.unparseable.length} unparseable record(s)`);
+  for (const i of report.chain.instances) out(`  instance ${JSON.stringify(i)}`);
+  for (const p of report.chain.problems) out(`  PROBLEM ${p.kind}: ${JSON.stringify(p)}`);
+  const c = report.checkpoints;
+  if (!c) {
+    out('checked hashes only (no --public-key): events appended by anyone who can write to the topic, and removed newest events, are not detected');
+  } else {
+    out(`checkpoints: ${c.validCheckpoints} valid of ${c.checkpointEvents}, keys ${c.keys.join(', ')}, verified at ${c.verifiedAt} (margin ${c.marginMs} ms)`);
+    for (const ch of c.chains) {
+      const newest = ch.newestCheckpoint ? `newest ${ch.newestCheckpoint.time} (${ch.newestCheckpoint.reason})` : 'no valid checkpoint';
+      out(`  chain ${ch.instance}${ch.stream ? ` stream ${ch.stream}` : ''}: covered up to seq ${ch.coveredSeq} of ${ch.lastSeq}, ${newest}${ch.stopped ? ', stopped' : ''}` +
+        (ch.pending > 0 ? `, ${ch.pending} newer event(s) pending (the running instance has not signed them yet)` : ''));
+    }
+    for (const p of c.problems) out(`  PROBLEM ${p.kind}: ${p.instance}${p.stream ? ` stream ${p.stream}` : ''}${p.seq !== undefined ? ` seq ${p.seq}` : ''}: ${p.detail}`);
+  }
+  out(report.ok ? (c ? 'OK: every chain is intact and covered by valid signed checkpoints' : 'OK: every chain is intact') : 'FAILED: the audit trail has problems (see above)');
 }
 
 main(process.argv.slice(2)).then((code) => { if (code !== undefined) process.exit(code); }, (err: Error) => {
@@ -197,5 +260,6 @@ main(process.argv.slice(2)).then((code) => { if (code !== undefined) process.exi
     process.exit(2);
   }
   process.stderr.write(`kafka-audit-proxy: ${err.message}\n`);
-  process.exit(1);
+  // Access denied is not "the audit trail has problems" (verify's exit 1): a script can tell the two apart.
+  process.exit(err.name === 'AccessDeniedError' ? 3 : 1);
 });

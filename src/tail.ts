@@ -2,30 +2,28 @@
  * `kafka-audit-proxy tail`: follows the audit topic and prints the events that match the filters, as
  * aligned human-readable lines or as JSON lines.
  *
- * How the topic is read. kafkajs has no manual partition assignment, so tail joins a consumer group of its own
- * (a fresh random id, nothing ever committed) and positions every partition itself instead of trusting the
- * group's offset reset:
+ * How the topic is read. Without a consumer group (src/audit/topic-reader.ts: Fetch by partition and offset), so
+ * a reader needs only Read on the audit topic; tail positions every partition itself:
  * - At start the admin client reads every partition's low and high watermark. The high watermarks are the end
  *   of the topic for --no-follow; the start is the low watermark with --from-beginning (which is above 0 once
  *   retention or DeleteRecords removed the head), the first record at or after --since otherwise (a minute
  *   earlier, see SINCE_CLOCK_MARGIN_MS; the filter drops what is older), and the end without either.
- * - tail keeps, per partition, the next offset it has not handled yet. Every time the consumer joins the group
- *   (the first join, a rebalance after a missed session timeout, a restart after a crash) each assigned
- *   partition is sought to that offset, so nothing is skipped, and records below it (a redelivery) are dropped,
- *   so nothing is printed twice.
+ * - tail keeps, per partition, the next offset it has not handled yet, and fetches from there; records below it
+ *   are dropped, so nothing is printed twice. Partitions created while following are read from their beginning.
  * - With --no-follow, records at or past a partition's end offset are never printed (they were written after
  *   tail started), a partition is done when its next offset reaches its end (at once when it had nothing to
- *   read), and tail stops when every partition is done. Batches made only of records kafkajs filters out
- *   (transaction markers, aborted records) move the position too, so a partition ending in such records is done.
- * - After the end (or --max, or an abort) nothing more is written, even while the consumer shuts down.
+ *   read), and tail stops when every partition is done. Records the reader filters out (transaction markers,
+ *   aborted records) move the position too, so a partition ending in such records is done.
+ * - After the end (or --max, or an abort) nothing more is written.
+ * - Access denied (no Read on the topic) rejects with an AccessDeniedError naming the permission to grant.
  * - A record that is not an audit event (not JSON, not an object, a null value) is reported in text mode as
  *   "(unparseable record at partition P offset O)" and skipped in JSON mode (counted in a warning log line).
  */
-import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { AuditEvent } from './audit/event.js';
 import type { AuditKafkaConnection } from './audit/kafka-client.js';
 import { createKafka } from './audit/kafka-client.js';
+import { accessDenied, AccessDeniedError, TopicReader, type FetchedPartition } from './audit/topic-reader.js';
 import { log } from './log.js';
 
 export interface TailFilter {
@@ -65,11 +63,12 @@ export function matches(e: AuditEvent, f: TailFilter): boolean {
 export function formatLine(e: AuditEvent): string {
   const d = e.data as unknown as Record<string, any>;
   // Lifecycle events (the proxy's own) have no result.
-  const status = d.result?.status ?? (e.type.endsWith('/lifecycle') ? 'PROXY' : '?');
+  const status = d.result?.status ?? (e.type.endsWith('/lifecycle') ? 'PROXY' : e.type.endsWith('/checkpoint') ? 'CHECKPOINT' : '?');
   const err = d.result?.errorName && d.result.errorName !== 'NONE' ? ` ${d.result.errorName}` : '';
   const msg = d.result?.message ? ` "${d.result.message}"` : '';
   const resource = d.authorizationInfo ? `${d.authorizationInfo.resourceType}:${d.authorizationInfo.resourceName}` : d.resourceName;
-  const client = d.requestMetadata?.client_address ? ` from ${d.requestMetadata.client_address}` : '';
+  const client = d.requestMetadata?.client_address ? ` from ${d.requestMetadata.client_address}`
+    : d.checkpoint ? ` signs seq ${d.checkpoint.seq} of ${d.checkpoint.stream} (${d.checkpoint.reason}, key ${d.checkpoint.keyId})` : '';
   return `${e.time}  ${status.padEnd(15)} ${String(d.authenticationInfo?.principal ?? '-').padEnd(20)} ${String(d.methodName).padEnd(28)} ${resource}${err}${msg}${client}`;
 }
 
@@ -118,16 +117,16 @@ function failed(what: string, e: unknown): Error {
 async function positions(kafka: Kafka, o: TailOptions): Promise<Map<number, PartitionPosition>> {
   const admin = kafka.admin();
   try {
-    try { await admin.connect(); } catch (e) { throw failed(`cannot connect to the audit cluster ${o.brokers.join(',')}`, e); }
+    try { await admin.connect(); } catch (e) { throw denied(e, o) ?? failed(`cannot connect to the audit cluster ${o.brokers.join(',')}`, e); }
     let offsets: Array<{ partition: number; low: string; high: string }>;
-    try { offsets = await admin.fetchTopicOffsets(o.topic); } catch (e) { throw failed(`cannot read the offsets of topic "${o.topic}"`, e); }
+    try { offsets = await admin.fetchTopicOffsets(o.topic); } catch (e) { throw denied(e, o) ?? failed(`cannot read the offsets of topic "${o.topic}"`, e); }
     let byTime: Map<number, bigint> | undefined;
     if (o.filter.since !== undefined && !o.fromBeginning) {
       const ts = Math.max(0, o.filter.since - SINCE_CLOCK_MARGIN_MS);
       try {
         byTime = new Map((await admin.fetchTopicOffsetsByTimestamp(o.topic, ts)).map((p) => [p.partition, BigInt(p.offset)]));
       } catch (e) {
-        throw failed(`cannot find the offsets of topic "${o.topic}" at ${new Date(ts).toISOString()} (--since)`, e);
+        throw denied(e, o) ?? failed(`cannot find the offsets of topic "${o.topic}" at ${new Date(ts).toISOString()} (--since)`, e);
       }
     }
     const out = new Map<number, PartitionPosition>();
@@ -159,7 +158,8 @@ function parseRecord(value: Buffer | null): AuditEvent | undefined {
 
 /**
  * Reads the audit topic; resolves with the number of events printed when not following and the end is reached,
- * on max, or on abort. Rejects, naming what failed, when the cluster or topic cannot be read.
+ * on max, or on abort. Rejects, naming what failed, when the cluster or topic cannot be read (an
+ * AccessDeniedError naming the permission to grant when the principal may not read it).
  */
 export async function tail(o: TailOptions): Promise<number> {
   if (o.signal?.aborted || (o.max !== undefined && o.max <= 0)) return 0;
@@ -167,61 +167,18 @@ export async function tail(o: TailOptions): Promise<number> {
   const plan = await positions(kafka, o);
   const isDone = (s: PartitionPosition) => !o.follow && s.end !== undefined && s.next >= s.end;
   const allDone = () => !o.follow && [...plan.values()].every(isDone);
-  // Nothing to read (an empty topic, or --no-follow without --from-beginning/--since): no group needed.
+  // Nothing to read (an empty topic, or --no-follow without --from-beginning/--since).
   if (allDone()) return 0;
 
+  const topic = o.topic;
+  // Without following, a partition at its end must not hold each fetch for 5 s.
+  const reader = new TopicReader(kafka, topic, { maxWaitMs: o.follow ? 5_000 : 500 });
   let printed = 0;
   let skipped = 0;
   let finished = false;
-  let failure: Error | undefined;
-  let finish!: () => void;
-  const done = new Promise<void>((r) => { finish = () => { finished = true; r(); }; });
-  const fail = (e: Error) => { failure ??= e; finish(); };
-  const onAbort = () => finish();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const topic = o.topic;
-  const groupId = `kap-tail-${randomUUID()}`;
-  const consumer: Consumer = kafka.consumer({
-    groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000,
-    // Without following, a partition at its end must not hold each fetch for the default 5 s.
-    maxWaitTimeInMs: o.follow ? 5_000 : 500,
-  });
-  /** Stops fetching a partition that is done (a fresh consumer group after a crash-restart gets it again at the join). */
-  const pausePartition = (partition: number) => {
-    if (finished) return;
-    try { consumer.pause([{ topic, partitions: [partition] }]); } catch { /* consumer stopping or restarting */ }
-  };
-  /** Moves a partition's position forward (never back); with --no-follow, finishes when every partition is done. */
-  const advance = (partition: number, next: bigint) => {
-    const s = plan.get(partition);
-    if (!s || next <= s.next) return;
-    s.next = next;
-    if (isDone(s)) {
-      pausePartition(partition);
-      if (allDone()) finish();
-    }
-  };
-
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    // Runs inside kafkajs' join, before the next fetch: every (re)assigned partition continues where tail is.
-    for (const partition of payload.memberAssignment[topic] ?? []) {
-      const s = plan.get(partition);
-      if (!s) continue; // created after tail started: read from its beginning (the subscription's reset)
-      if (isDone(s)) pausePartition(partition);
-      else consumer.seek({ topic, partition, offset: String(s.next) });
-    }
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    // kafkajs restarts the consumer itself after retriable errors (the join seeks again); anything else is fatal.
-    if (!payload.restart) fail(failed(`reading topic "${topic}" (consumer group ${groupId}) failed`, payload.error));
-  });
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    // A fetched batch that held only records kafkajs filters out (transaction markers, aborted records) never
-    // reaches eachBatch; kafkajs moves past it, and so must tail, or such a partition would never be done.
-    if (payload.topic === topic && payload.batchSize === 0 && payload.firstOffset !== null) {
-      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
-    }
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (!o.signal) return;
+    o.signal.addEventListener('abort', () => { finished = true; resolve('aborted'); }, { once: true });
   });
 
   /** Prints one record if it passes the filters (text mode: a marker line for a record that is no event). */
@@ -243,54 +200,59 @@ export async function tail(o: TailOptions): Promise<number> {
     }
     await o.write(line);
     printed++;
-    if (o.max !== undefined && printed >= o.max) finish();
+    if (o.max !== undefined && printed >= o.max) finished = true;
   };
 
   try {
     try {
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
+      await reader.connect();
     } catch (e) {
-      throw failed(`cannot subscribe to topic "${topic}"`, e);
+      throw denied(e, o) ?? failed(`cannot read topic "${topic}"`, e);
     }
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, pause }) => {
-        let s = plan.get(batch.partition);
-        if (!s) {
-          if (!o.follow) { pause(); return; } // not part of the topic when tail started
-          s = { next: 0n };
-          plan.set(batch.partition, s);
-        }
+    while (!finished && !allDone()) {
+      if (o.follow) {
+        // Partitions added since the start are read from their beginning.
+        for (const p of await reader.partitions().catch(() => [] as number[])) if (!plan.has(p)) plan.set(p, { next: 0n });
+      }
+      const want = new Map([...plan].filter(([, s]) => !isDone(s)).map(([p, s]) => [p, s.next]));
+      const fetching = reader.fetch(want);
+      fetching.catch(() => undefined); // an abort leaves it behind; its failure no longer matters
+      let round: FetchedPartition[] | 'aborted';
+      try {
+        round = await Promise.race([fetching, aborted]);
+      } catch (e) {
+        throw denied(e, o) ?? failed(`reading topic "${topic}" failed`, e);
+      }
+      if (round === 'aborted') break;
+      for (const f of round) {
+        const s = plan.get(f.partition);
+        if (!s) continue;
         let complete = true;
-        for (const m of batch.messages) {
-          if (finished || !isRunning() || isStale()) { complete = false; break; }
+        for (const m of f.messages) {
+          if (finished) { complete = false; break; }
           const offset = BigInt(m.offset);
-          if (offset < s.next) continue; // delivered again (a rebalance before tail's seek took effect)
-          if (!o.follow && s.end !== undefined && offset >= s.end) { complete = false; advance(batch.partition, s.end); break; }
+          if (offset < s.next) continue;
+          // Written after tail started: not printed with --no-follow.
+          if (!o.follow && s.end !== undefined && offset >= s.end) break;
           try {
-            await handle(batch.partition, m);
+            await handle(f.partition, m);
           } catch (e) {
-            fail(failed('writing the output failed', e));
-            return;
+            throw failed('writing the output failed', e);
           }
-          advance(batch.partition, offset + 1n);
-          if (finished) return;
-          await heartbeat();
+          s.next = offset + 1n;
         }
-        // Records after the last message that kafkajs filtered out (a transaction marker) are handled too.
-        if (complete) advance(batch.partition, BigInt(batch.lastOffset()) + 1n);
-      },
-    });
-  } catch (e) {
-    o.signal?.removeEventListener('abort', onAbort);
-    await consumer.disconnect().catch(() => undefined);
-    throw e instanceof Error && e.message.startsWith('tail: ') ? e : failed(`reading topic "${topic}" failed`, e);
+        // Records after the last one printed that were filtered out (transaction markers, aborted records).
+        if (complete && f.next > s.next) s.next = f.next;
+      }
+    }
+  } finally {
+    await reader.disconnect();
   }
-  await done;
-  o.signal?.removeEventListener('abort', onAbort);
-  await consumer.disconnect().catch(() => undefined);
-  if (failure) throw failure;
   if (skipped > 0 && o.json) log.child({ component: 'tail' }).warn({ topic, skipped }, 'records that are not audit events were skipped');
   return printed;
+}
+
+/** An AccessDeniedError when `e` is an authorisation failure, naming the principal and the permission. */
+function denied(e: unknown, o: TailOptions): AccessDeniedError | undefined {
+  return accessDenied(e, o.topic, o.sasl ? `User:${o.sasl.username}` : undefined, 'tail');
 }

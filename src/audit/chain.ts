@@ -16,9 +16,9 @@
  *
  * What this detects: a changed event (altered), a removed event inside the chain (gap + broken link), events
  * re-ordered within a partition (reorder), replayed copies (duplicate). What it cannot detect on its own: the
- * removal of the newest events at the tail (nothing follows them) or a whole chain rewritten by someone who
- * can also recompute every hash (there is no secret key). Compare the last sequence with the proxy's state, or
- * ship the chain head elsewhere, to cover those.
+ * removal of the newest events at the tail (nothing follows them), or events appended (or a whole chain
+ * rewritten) by someone who can write to the topic and recompute the hashes (there is no secret key). Signed
+ * checkpoints (checkpoint.ts, checkpoint-signer.ts, checkpoint-verify.ts) cover those.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { log } from '../log.js';
@@ -111,6 +111,11 @@ export class AuditChain {
   /** A chain that persists nothing (tests, tools). */
   static inMemory(instanceId: string = randomUUID()): AuditChain {
     return new AuditChain(instanceId, undefined, {});
+  }
+
+  /** The streams this instance has sealed events in (this run or earlier ones). */
+  streamNames(): string[] {
+    return [...this.streams.keys()];
   }
 
   /** Last sequence number and hash of a stream (0 and "" before the first event). */

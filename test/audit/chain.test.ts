@@ -161,3 +161,17 @@ test('persistent chain refuses to restart the sequence when its state is lost', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('streamNames lists the chains an instance has sealed events in, also after a restart (the checkpoint signer signs each)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kap-chain-streams-'));
+  try {
+    const chain = AuditChain.open(dir);
+    assert.deepEqual(chain.streamNames(), []);
+    chain.seal(buildLifecycleEvent('started', { clusterId: 'c' }), 'topic-a');
+    chain.seal(buildLifecycleEvent('stopped', { clusterId: 'c' }), 'topic-b');
+    await new Promise((r) => setImmediate(r)); // the state is written on the next tick
+    assert.deepEqual(AuditChain.open(dir).streamNames().sort(), ['topic-a', 'topic-b']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
