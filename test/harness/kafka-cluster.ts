@@ -1,5 +1,9 @@
 /**
- * Real Apache Kafka 3.9 (KRaft) test clusters, run from the jars that scripts/kafka/fetch.sh puts in .kafka-lib.
+ * Real Apache Kafka (KRaft) test clusters, run from the jars that scripts/kafka/fetch.sh puts in .kafka-lib:
+ * Kafka 3.9.1 (the default; .kafka-lib/*.jar, reload4j logging) or Kafka 4.1.1 (`{ version: '4.1.1' }`, or env
+ * KAP_KAFKA_VERSION=4.1.1; .kafka-lib/4.1.1/*.jar, log4j2 logging). On 4.1 the storage is formatted with
+ * `--feature share.version=1`, so share groups (KIP-932, a preview in 4.1) are on; KIP-848 consumer groups
+ * (group.protocol=consumer) are on by default in 4.x, next to the classic protocol.
  *
  * Every node is a combined broker+controller (`process.roles=broker,controller`) with a static
  * `controller.quorum.voters` list, all on 127.0.0.1 with ports picked at run time:
@@ -22,6 +26,7 @@
  * Measured on the 2-core / 23 GiB dev box (Java 17.0.15), idle -> with other Kafka test suites running:
  *   startKafkaCluster 1 node: 2.3-2.5 s -> 4-5 s     (format ~0.4 s, then broker ready ~2 s)
  *   startKafkaCluster 3 nodes: 5.7-7.0 s -> 9-16 s
+ *   Kafka 4.1.1: 1 node 5.7 s, 3 nodes 10.7 s (each with other tests running)
  *   stop(): 1 node 0.3-0.6 s; 3 nodes ~5.5 s (the last Raft leader waits out its 5 s graceful-shutdown timeout)
  *   runKafkaTool (e.g. TopicCommand --create): 0.5-0.6 s -> 1-3.6 s
  *   startBroker after stopBroker SIGTERM: 1.8-3 s; after SIGKILL: ~15 s (see broker.session.timeout.ms below)
@@ -40,6 +45,21 @@ import { Kafka, logLevel } from 'kafkajs';
 import { freePorts } from './ports.js';
 import { makeTestCerts, type TestCerts } from './tls.js';
 
+/** The Kafka versions the harness runs. */
+export const KAFKA_VERSIONS = ['3.9.1', '4.1.1'] as const;
+export type KafkaVersion = (typeof KAFKA_VERSIONS)[number];
+
+/**
+ * The version clusters and CLI tools use when none is given: env KAP_KAFKA_VERSION (test/run.ts sets it for the
+ * pass of the suites it runs against Kafka 4.1), else 3.9.1.
+ */
+export function defaultKafkaVersion(): KafkaVersion {
+  const v = process.env.KAP_KAFKA_VERSION;
+  if (v === undefined || v === '') return '3.9.1';
+  if (!(KAFKA_VERSIONS as readonly string[]).includes(v)) throw new Error(`KAP_KAFKA_VERSION=${v}: must be one of ${KAFKA_VERSIONS.join(', ')}`);
+  return v as KafkaVersion;
+}
+
 export interface BrokerInfo {
   nodeId: number;
   host: '127.0.0.1';
@@ -54,6 +74,8 @@ export interface BrokerInfo {
 }
 
 export interface KafkaCluster {
+  /** The Kafka version the brokers run. */
+  version: KafkaVersion;
   clusterId: string;
   runDir: string;
   brokers: BrokerInfo[];
@@ -84,31 +106,58 @@ export interface StartKafkaClusterOptions {
   extraProps?: Record<string, string>;
   /** Also open an SSL listener per node (certificates from makeTestCerts in <runDir>/certs). Default false. */
   tls?: boolean;
+  /** Kafka version of the brokers. Default: {@link defaultKafkaVersion} (3.9.1 unless KAP_KAFKA_VERSION says otherwise). */
+  version?: KafkaVersion;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(HERE, '..', '..');
 const SCRIPTS_DIR = join(REPO_ROOT, 'scripts', 'kafka');
 
-/** Absolute path of the jar folder (override with env KAFKA_LIB). */
+/** Absolute path of the jar folder of Kafka 3.9.1 (override with env KAFKA_LIB); 4.1.1's is its subfolder 4.1.1/. */
 export const KAFKA_LIB: string = process.env.KAFKA_LIB ? resolve(process.env.KAFKA_LIB) : join(REPO_ROOT, '.kafka-lib');
 
-const JAVA = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-// Passed verbatim: the JVM expands "dir/*" to every jar in dir.
-const CLASSPATH = `${KAFKA_LIB}/*`;
+/** The folder holding a Kafka version's broker and CLI jars (scripts/kafka/fetch.sh). */
+export function kafkaLibOf(version: KafkaVersion): string {
+  return version === '3.9.1' ? KAFKA_LIB : join(KAFKA_LIB, version);
+}
 
-const BROKER_JVM_ARGS = [
+const JAVA = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+// Passed verbatim: the JVM expands "dir/*" to every jar directly in dir (not in its subfolders, so versions never mix).
+const classpathOf = (version: KafkaVersion): string => `${kafkaLibOf(version)}/*`;
+
+/** Logging configuration: reload4j (log4j 1.x syntax) for 3.9, log4j2 for 4.x. */
+function logArgs(version: KafkaVersion, kind: 'broker' | 'tools'): string {
+  const base = kind === 'broker' ? 'log4j' : 'tools-log4j';
+  return version === '3.9.1'
+    ? `-Dlog4j.configuration=file:${join(SCRIPTS_DIR, `${base}.properties`)}`
+    : `-Dlog4j2.configurationFile=${join(SCRIPTS_DIR, `${base}2.properties`)}`;
+}
+
+const brokerJvmArgs = (version: KafkaVersion): string[] => [
   '-Xms384m', '-Xmx384m',
   '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
   '-XX:+ExplicitGCInvokesConcurrent', '-XX:MaxInlineLevel=15',
   '-Djava.awt.headless=true',
-  `-Dlog4j.configuration=file:${join(SCRIPTS_DIR, 'log4j.properties')}`,
+  logArgs(version, 'broker'),
 ];
+
+/**
+ * CLI main classes that Kafka 4.0 moved from the core (Scala) jar to kafka-tools: a test names the 3.9 class and,
+ * run against 4.1, gets the same tool from 4.1's jars.
+ */
+const TOOL_CLASSES_4: Readonly<Record<string, string>> = {
+  'kafka.tools.ConsoleProducer': 'org.apache.kafka.tools.ConsoleProducer',
+  'kafka.admin.AclCommand': 'org.apache.kafka.tools.AclCommand',
+};
+
+/** The main class of a CLI tool in a Kafka version (see TOOL_CLASSES_4). */
+export function toolClass(mainClass: string, version: KafkaVersion): string {
+  return version === '3.9.1' ? mainClass : (TOOL_CLASSES_4[mainClass] ?? mainClass);
+}
 
 /** Default JVM flags for CLI tools: small heap, fast start. Replace them with `jvmArgs` for perf tools. */
 export const TOOL_JVM_ARGS: readonly string[] = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
-
-const TOOL_LOG_ARGS = ['-Djava.awt.headless=true', `-Dlog4j.configuration=file:${join(SCRIPTS_DIR, 'tools-log4j.properties')}`];
 
 const START_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 30_000;
@@ -265,16 +314,21 @@ export interface KafkaToolResult {
 }
 
 /**
- * Run a Kafka CLI main class (e.g. `org.apache.kafka.tools.TopicCommand`) on the .kafka-lib classpath.
+ * Run a Kafka CLI main class (e.g. `org.apache.kafka.tools.TopicCommand`) on a Kafka version's classpath
+ * (`version`, default {@link defaultKafkaVersion}; a 3.9 class 4.x moved is translated, see {@link toolClass}).
  * Logging: WARN+ on stderr. Never throws for a non-zero exit; `code` is null when the JVM was killed
  * (timeout, default 120 s). `jvmArgs` replaces {@link TOOL_JVM_ARGS} (use it for ProducerPerformance etc.).
+ * `extraClasspath` adds entries after the Kafka jars (a test's own compiled classes).
  */
 export async function runKafkaTool(
   mainClass: string,
   args: string[],
-  opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; jvmArgs?: string[] } = {},
+  opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; jvmArgs?: string[]; version?: KafkaVersion; extraClasspath?: string[] } = {},
 ): Promise<KafkaToolResult> {
-  const jvm = [...(opts.jvmArgs ?? TOOL_JVM_ARGS), ...TOOL_LOG_ARGS, '-cp', CLASSPATH, mainClass, ...args];
+  const version = opts.version ?? defaultKafkaVersion();
+  mainClass = toolClass(mainClass, version);
+  const cp = [classpathOf(version), ...(opts.extraClasspath ?? [])].join(':');
+  const jvm = [...(opts.jvmArgs ?? TOOL_JVM_ARGS), '-Djava.awt.headless=true', logArgs(version, 'tools'), '-cp', cp, mainClass, ...args];
   const child = spawn(JAVA, jvm, {
     stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
@@ -311,6 +365,7 @@ export async function runKafkaTool(
 // Cluster
 
 interface NodeState {
+  version: KafkaVersion;
   info: BrokerInfo;
   dir: string;
   configPath: string;
@@ -329,6 +384,7 @@ function brokerProps(
   certs: TestCerts | undefined,
   keystore: string | undefined,
   extra: Record<string, string>,
+  version: KafkaVersion,
 ): Record<string, string> {
   // Replication factor = cluster size: 1 node -> 1; 3 nodes -> 3, so topics (including __consumer_offsets, created on
   // first group use) survive stopping brokers. Creating them needs all 3 brokers up; min.insync.replicas stays 1.
@@ -391,6 +447,15 @@ function brokerProps(
     // Lower it through extraProps for faster crash/restart tests (at the risk of spurious fencing on a busy box).
     'broker.session.timeout.ms': '9000',
   };
+  if (version !== '3.9.1') {
+    Object.assign(props, {
+      // Share groups (KIP-932; on through share.version=1 at format time): the share coordinator's state topic, sized
+      // like __consumer_offsets here (its defaults, 50 partitions with 3 replicas and min ISR 2, are for production).
+      'share.coordinator.state.topic.replication.factor': rf,
+      'share.coordinator.state.topic.min.isr': '1',
+      'share.coordinator.state.topic.num.partitions': '1',
+    });
+  }
   if (certs && keystore) {
     Object.assign(props, {
       'listener.name.ssl.ssl.keystore.type': 'PEM',
@@ -412,6 +477,7 @@ function scramArgs(): string[] {
 }
 
 class Cluster implements KafkaCluster {
+  readonly version: KafkaVersion;
   readonly brokers: BrokerInfo[];
   readonly plainBootstrap: string;
   readonly saslBootstrap: string;
@@ -425,6 +491,7 @@ class Cluster implements KafkaCluster {
     readonly certs?: TestCerts,
   ) {
     this.brokers = nodes.map((n) => n.info);
+    this.version = nodes[0].version;
     const list = (key: 'plainPort' | 'saslPort' | 'sslPort') => this.brokers.map((b) => `127.0.0.1:${b[key]}`).join(',');
     this.plainBootstrap = list('plainPort');
     this.saslBootstrap = list('saslPort');
@@ -470,7 +537,7 @@ function spawnBroker(n: NodeState): void {
   const fd = openSync(n.logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(JAVA, [...BROKER_JVM_ARGS, `-Dkafka.logs.dir=${n.dir}`, '-cp', CLASSPATH, 'kafka.Kafka', n.configPath], {
+    child = spawn(JAVA, [...brokerJvmArgs(n.version), `-Dkafka.logs.dir=${n.dir}`, '-cp', classpathOf(n.version), 'kafka.Kafka', n.configPath], {
       cwd: n.dir,
       stdio: ['ignore', fd, fd],
     });
@@ -493,7 +560,7 @@ function spawnBroker(n: NodeState): void {
     };
     child.once('exit', (code, signal) => {
       try {
-        appendFileSync(n.logPath, `[harness] kafka.Kafka pid ${child.pid} exited: code=${code} signal=${signal}\n`);
+        appendFileSync(n.logPath, `[harness] kafka.Kafka ${n.version} pid ${child.pid} exited: code=${code} signal=${signal}\n`);
       } catch {
         // run dir already removed
       }
@@ -588,8 +655,10 @@ async function waitReady(nodes: NodeState[], deadline: number): Promise<void> {
 }
 
 async function formatNode(n: NodeState, clusterId: string): Promise<void> {
-  const res = await runKafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.configPath, ...scramArgs()], {
-    timeoutMs: 60_000,
+  // 4.1: share groups on (KIP-932 is a preview there, off unless the share.version feature is finalized).
+  const features = n.version === '3.9.1' ? [] : ['--feature', 'share.version=1'];
+  const res = await runKafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', n.configPath, ...scramArgs(), ...features], {
+    timeoutMs: 60_000, version: n.version,
   });
   await writeFile(join(n.dir, 'format.log'), `${res.stdout}${res.stderr}`);
   if (res.code !== 0) {
@@ -597,7 +666,9 @@ async function formatNode(n: NodeState, clusterId: string): Promise<void> {
   }
 }
 
-async function startOnce(runDir: string, count: number, extra: Record<string, string>, certs: TestCerts | undefined): Promise<Cluster> {
+async function startOnce(
+  runDir: string, count: number, extra: Record<string, string>, certs: TestCerts | undefined, version: KafkaVersion,
+): Promise<Cluster> {
   const perNode = certs ? 5 : 4;
   const ports = await freePorts(perNode * count);
   const infos: BrokerInfo[] = [];
@@ -627,9 +698,9 @@ async function startOnce(runDir: string, count: number, extra: Record<string, st
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const configPath = join(dir, 'server.properties');
-    const props = brokerProps(info, infos, join(dir, 'data'), certs, keystore, extra);
-    await writeFile(configPath, toProperties(props, `node ${info.nodeId} of ${count}, cluster ${clusterId} (generated by test/harness/kafka-cluster.ts)`));
-    nodes.push({ info, dir, configPath, logPath: join(dir, 'server.log') });
+    const props = brokerProps(info, infos, join(dir, 'data'), certs, keystore, extra, version);
+    await writeFile(configPath, toProperties(props, `Kafka ${version} node ${info.nodeId} of ${count}, cluster ${clusterId} (generated by test/harness/kafka-cluster.ts)`));
+    nodes.push({ version, info, dir, configPath, logPath: join(dir, 'server.log') });
   }
   await Promise.all(nodes.map((n) => formatNode(n, clusterId)));
   for (const n of nodes) spawnBroker(n);
@@ -649,8 +720,10 @@ async function startOnce(runDir: string, count: number, extra: Record<string, st
 export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Promise<KafkaCluster> {
   const count = opts.brokers ?? 1;
   if (count !== 1 && count !== 3) throw new Error(`brokers must be 1 or 3, got ${String(count)}`);
-  if (!existsSync(join(KAFKA_LIB, 'kafka_2.13-3.9.1.jar'))) {
-    throw new Error(`Kafka jars missing in ${KAFKA_LIB}: run \`bash scripts/kafka/fetch.sh\` first`);
+  const version = opts.version ?? defaultKafkaVersion();
+  const lib = kafkaLibOf(version);
+  if (!existsSync(join(lib, `kafka_2.13-${version}.jar`))) {
+    throw new Error(`Kafka ${version} jars missing in ${lib}: run \`bash scripts/kafka/fetch.sh\` first`);
   }
   let runDir: string;
   if (opts.runDir) {
@@ -664,7 +737,7 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Pr
     const certs = opts.tls ? await makeTestCerts(join(runDir, 'certs')) : undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await startOnce(runDir, count, opts.extraProps ?? {}, certs);
+        return await startOnce(runDir, count, opts.extraProps ?? {}, certs, version);
       } catch (e) {
         if (!(e instanceof PortInUseError) || attempt >= 3) throw e;
       }
