@@ -10,8 +10,11 @@
  *   passes that on to every worker: all workers then listen on every broker port and share its connections.
  * - Audit: each worker is its own audit instance, with its own spool and hash chain in
  *   <audit.spool.dir>/worker-<n> (a spool and a chain belong to one process). `verify` checks each chain.
- * - Admin: the primary serves /metrics (the workers' metrics summed, prom-client's AggregatorRegistry),
- *   /healthz and /readyz (ready when every worker is ready) on admin.host:admin.port; workers run none.
+ * - Admin: the primary serves /metrics, /healthz and /readyz (ready when every worker is ready) on
+ *   admin.host:admin.port; workers run none. Metrics: counters and histograms summed over the workers; every
+ *   gauge kept per worker with a `worker` label, because gauges are states and limits (kafka_audit_sink_up,
+ *   process_max_fds, a spool's size against its own limit) whose sum means nothing: two healthy sinks read 2,
+ *   one degraded of two read 1, and `== 0` never fired.
  * - Signals to the primary: SIGTERM/SIGINT stop every worker gracefully (each drains its connections and flushes
  *   its audit events), then the primary exits 0; SIGHUP makes every worker reload its audit rules.
  * - A worker that dies after it started is replaced (with backoff); one that fails to start stops the whole
@@ -34,12 +37,14 @@ type ToPrimary =
   | { kap: 'ready' }
   | { kap: 'failed'; message: string }
   | { kap: 'brokers'; brokers: BrokerList }
-  | { kap: 'readiness'; requestId: number; reasons: string[] };
+  | { kap: 'readiness'; requestId: number; reasons: string[] }
+  | { kap: 'metrics'; requestId: number; metrics: client.MetricObjectWithValues<client.MetricValue<string>>[] };
 type ToWorker =
   | { kap: 'stop' }
   | { kap: 'reload' }
   | { kap: 'brokers'; brokers: BrokerList }
-  | { kap: 'readiness'; requestId: number };
+  | { kap: 'readiness'; requestId: number }
+  | { kap: 'metrics'; requestId: number };
 
 const isKap = (m: unknown): m is { kap: string } => typeof m === 'object' && m !== null && typeof (m as { kap?: unknown }).kap === 'string';
 
@@ -68,6 +73,7 @@ async function runPrimary(opts: StartOptions): Promise<number> {
   const brokers = new Map<number, { host: string; port: number }>();
   const restarts = new Map<number, { delayMs: number; at: number }>();
   const readinessRequests = new Map<number, (reasons: string[]) => void>();
+  const metricsRequests = new Map<number, (metrics: WorkerMetrics) => void>();
   let nextRequestId = 1;
   let stopping = false;
   let failStart: (message: string) => void = () => {};
@@ -94,6 +100,8 @@ async function runPrimary(opts: StartOptions): Promise<number> {
       if (changed) for (const other of workers.values()) send(other, { kap: 'brokers', brokers: brokerList() });
     } else if (msg.kap === 'readiness') {
       readinessRequests.get(msg.requestId)?.(msg.reasons.map((r) => `worker ${index}: ${r}`));
+    } else if (msg.kap === 'metrics') {
+      metricsRequests.get(msg.requestId)?.(msg.metrics);
     }
   };
 
@@ -135,7 +143,13 @@ async function runPrimary(opts: StartOptions): Promise<number> {
 
   let admin: AdminServer | undefined;
   if (config.admin.enabled) {
-    const registry = new ClusterRegistry();
+    const registry = new ClusterRegistry(() => Promise.all([...workers].map(([index, w]) => new Promise<[number, WorkerMetrics]>((resolve) => {
+      const requestId = nextRequestId++;
+      // A worker that does not answer is left out of this scrape (its gauges vanish; /readyz names it).
+      const timer = setTimeout(() => { metricsRequests.delete(requestId); resolve([index, []]); }, 5000);
+      metricsRequests.set(requestId, (m) => { clearTimeout(timer); metricsRequests.delete(requestId); resolve([index, m]); });
+      send(w, { kap: 'metrics', requestId });
+    }))));
     const readiness = {
       notReadyReasons: async (): Promise<string[]> => {
         const reasons: string[] = [];
@@ -175,9 +189,26 @@ async function runPrimary(opts: StartOptions): Promise<number> {
   return new Promise<number>(() => {}); // runs until a signal
 }
 
-/** Aggregates the workers' metrics (counters and histograms summed) whenever it is scraped. */
-class ClusterRegistry extends client.AggregatorRegistry<PrometheusContentType> {
-  override metrics(): Promise<string> { return this.clusterMetrics(); }
+type WorkerMetrics = client.MetricObjectWithValues<client.MetricValue<string>>[];
+
+/** The workers' metrics, gathered whenever the primary is scraped; AdminServer reads contentType and metrics(). */
+class ClusterRegistry {
+  readonly contentType: PrometheusContentType = client.Registry.PROMETHEUS_CONTENT_TYPE;
+  constructor(private readonly gather: () => Promise<Array<[index: number, metrics: WorkerMetrics]>>) {}
+  async metrics(): Promise<string> { return aggregateWorkerMetrics(await this.gather()).metrics(); }
+}
+
+/**
+ * One registry from the workers' metrics: gauges get a `worker` label (states and limits are per process),
+ * everything else is aggregated as prom-client's aggregator for it says (counters and histograms: summed).
+ */
+export function aggregateWorkerMetrics(perWorker: Array<[index: number, metrics: WorkerMetrics]>): client.Registry {
+  const tagged = perWorker.map(([index, metrics]) => metrics.map((m) => String(m.type) !== 'gauge' ? m : {
+    ...m,
+    aggregator: 'sum' as const, // one value per label set now; 'omit' (process_start_time_seconds) would drop it
+    values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker: String(index) } })),
+  }));
+  return client.AggregatorRegistry.aggregate(tagged);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -205,10 +236,6 @@ async function runWorker(opts: StartOptions): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
     return 1;
   }
-  // Answer the primary's metric requests from this worker's registry (constructing an AggregatorRegistry is what
-  // installs prom-client's listener in a worker).
-  new client.AggregatorRegistry();
-  client.AggregatorRegistry.setRegistries([app.metrics.registry]);
 
   let stopping = false;
   const stop = async (reason: string) => {
@@ -244,6 +271,8 @@ async function runWorker(opts: StartOptions): Promise<number> {
         sent.set(id, `${host}:${port}`);
         app.proxy.brokers.learn(id, host, port);
       }
+    } else if (msg.kap === 'metrics') {
+      void app.metrics.registry.getMetricsAsJSON().then((metrics) => toPrimary({ kap: 'metrics', requestId: msg.requestId, metrics }));
     } else if (msg.kap === 'readiness') {
       void notReadyReasons(app.config, app.sink).then((reasons) => toPrimary({ kap: 'readiness', requestId: msg.requestId, reasons }));
     }

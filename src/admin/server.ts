@@ -3,6 +3,7 @@
  * otherwise, because metrics name principals and topics.
  */
 import http from 'node:http';
+import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics.js';
 
@@ -16,9 +17,28 @@ export interface AdminRoute {
   (req: http.IncomingMessage, res: http.ServerResponse): boolean | Promise<boolean>;
 }
 
+/** What /readyz says when no upstream bootstrap server answers (src/app.ts notReadyReasons). */
+const UPSTREAM_UNREACHABLE = /no upstream bootstrap server reachable/;
+
+/**
+ * Readiness as metrics, computed on each scrape from the same check as /readyz (a TCP connect per upstream
+ * bootstrap server: nothing runs between scrapes). Without them only /readyz knew that the upstream was gone.
+ */
+export class ReadinessMetrics {
+  readonly registry = new client.Registry();
+  readonly ready = new client.Gauge({ name: 'kafka_proxy_ready', help: '1 when /readyz answers 200 (upstream reachable, audit sink running, every worker running), else 0', registers: [this.registry] });
+  readonly upstreamUp = new client.Gauge({ name: 'kafka_proxy_upstream_up', help: '1 when an upstream bootstrap server accepts a TCP connection, checked at each scrape', registers: [this.registry] });
+
+  update(reasons: string[]): void {
+    this.ready.set(reasons.length === 0 ? 1 : 0);
+    this.upstreamUp.set(reasons.some((r) => UPSTREAM_UNREACHABLE.test(r)) ? 0 : 1);
+  }
+}
+
 export class AdminServer {
   private server: http.Server | undefined;
   private readonly routes: AdminRoute[] = [];
+  private readonly readinessMetrics = new ReadinessMetrics();
 
   constructor(
     private readonly metrics: ProxyMetrics,
@@ -47,7 +67,9 @@ export class AdminServer {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET is supported\n');
       if (path === '/metrics') {
-        return send(res, 200, this.metrics.registry.contentType, await this.metrics.registry.metrics());
+        this.readinessMetrics.update(await this.readiness.notReadyReasons());
+        const text = await this.metrics.registry.metrics() + await this.readinessMetrics.registry.metrics();
+        return send(res, 200, this.metrics.registry.contentType, text);
       }
       if (path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
       if (path === '/readyz') {

@@ -72,6 +72,26 @@ export class KafkaTransport implements AuditTransport {
     }
   }
 
+  /**
+   * One Metadata request through the admin client (describeCluster): the audit cluster answers, or this rejects.
+   * kafkajs notices a stopped broker only when a request fails, so without this a quiet proxy looked healthy.
+   */
+  async check(timeoutMs: number): Promise<void> {
+    const admin = this.admin;
+    if (!admin) throw new Error('audit Kafka transport not connected');
+    let timer: NodeJS.Timeout | undefined;
+    const answer = admin.describeCluster();
+    answer.catch(() => undefined); // the timeout below may win; its late rejection is not news
+    try {
+      await Promise.race([
+        answer,
+        new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`audit cluster did not answer a Metadata request within ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
   private async ensureTopics(topics: string[]): Promise<void> {
     if (this.cfg.createTopics === false) return;
     const missing = [...new Set(topics)].filter((t) => !this.ensured.has(t));

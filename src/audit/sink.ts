@@ -3,7 +3,8 @@
  * one silently. This is the durable queue in front of the transport:
  *
  * - Batching: events are collected for up to lingerMs or batchSize events, then sent in one batch.
- * - Outage: if a send fails (or the destination is unusable at start) the batch goes to the local spool, the sink
+ * - Outage: if a send fails (or the destination is unusable at start, or an idle sink's periodic check of it fails:
+ *   healthCheckMs) the batch goes to the local spool, the sink
  *   is "degraded" (kafka_audit_sink_up 0, a 'degraded' event for the lifecycle audit event), and a background
  *   loop reconnects with exponential backoff. While anything is in the spool, new events are appended to the
  *   spool too, behind the older ones; once reconnected the spool is replayed in order, and only when it is
@@ -45,6 +46,11 @@ export interface AuditSinkConfig {
   failMode?: FailMode;
   /** Reconnect backoff. Default 500 ms doubling to 30 s, with ±20 % jitter. */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /**
+   * How often an idle sink asks the transport whether the destination still takes writes (AuditTransport.check).
+   * Without it kafka_audit_sink_up would stay 1 on a quiet proxy until the next event failed. Default 15 s; 0: never.
+   */
+  healthCheckMs?: number;
   metrics?: ProxyMetrics;
 }
 
@@ -106,6 +112,11 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   private lastReconnectWarn = 0;
   private backoffMs: number;
 
+  /** Last time the destination proved it takes writes: a delivered batch or a passed check. */
+  private lastProvenAt = 0;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private checkDue = false;
+
   private woken = false;
   private wakeResolve: (() => void) | undefined;
   private worker: Promise<void> | undefined;
@@ -149,6 +160,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       await this.connect();
       this.state = this.spool.isEmpty ? 'up' : 'replaying';
       this.cfg.metrics?.auditSinkUp.set(this.spool.isEmpty ? 1 : 0);
+      this.lastProvenAt = Date.now();
     } catch (e) {
       this.state = 'degraded';
       this.degradedSince = Date.now();
@@ -159,7 +171,15 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       this.emit('degraded', { reason: errText(e), spooledRecords: this.spool.pendingRecords });
       this.scheduleReconnect();
     }
+    this.cfg.metrics?.auditSpoolMaxBytes.set(this.spool.maxBytes);
     this.worker = this.run();
+    const every = this.cfg.healthCheckMs ?? 15_000;
+    if (every > 0 && this.transport.check) {
+      // One coarse, unref'd timer per sink (not per connection): it only wakes the worker, which runs the check
+      // between sends, so a check never overlaps a send or a replay.
+      this.healthTimer = setInterval(() => { this.checkDue = true; this.wake(); }, every);
+      this.healthTimer.unref();
+    }
   }
 
   /**
@@ -176,6 +196,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.closing = true;
+    if (this.healthTimer) clearInterval(this.healthTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     await this.reconnectAttempt;
@@ -253,7 +274,12 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
     const batchSize = this.cfg.batchSize ?? 500;
     for (;;) {
       try {
-        const replayDue = this.connected && !spool.isEmpty && !this.closing;
+        if (this.checkDue) {
+          this.checkDue = false;
+          await this.healthCheck();
+        }
+        // 'replaying' with an empty spool (reconnected after an idle outage) still needs a replay step to come up.
+        const replayDue = this.connected && !this.closing && (!spool.isEmpty || this.state === 'replaying');
         if (!replayDue && !this.queueReady()) {
           if (this.closing && this.queue.length === 0) return;
           if (this.queue.length > 0 && !this.lingerTimer) {
@@ -263,7 +289,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
           await this.sleep();
           continue;
         }
-        if (!this.connected || !spool.isEmpty) {
+        if (!this.connected || !spool.isEmpty || this.state === 'replaying') {
           // Degraded, or older events are still in the spool: newer events go behind them.
           if (this.queue.length > 0) await this.spoolBatch(this.take(Math.max(batchSize, 1000)));
           if (replayDue) await this.replayStep();
@@ -273,6 +299,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
         this.inFlight = batch.length;
         try {
           await this.send(batch.map((p) => p.record));
+          this.lastProvenAt = Date.now();
           this.inFlight = 0;
           for (const p of batch) p.resolve();
         } catch (e) {
@@ -303,6 +330,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       return;
     }
     if (spool.isEmpty && this.connected) {
+      this.lastProvenAt = Date.now();
       const wasDegraded = this.state === 'degraded' || this.state === 'replaying';
       this.state = 'up';
       this.cfg.metrics?.auditSinkUp.set(1);
@@ -375,7 +403,24 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
     await this.transport.disconnect();
   }
 
-  private async degrade(e: unknown, events: number): Promise<void> {
+  /**
+   * Asks the transport whether the destination still takes writes, when the sink is up and nothing proved it
+   * during the last interval. A failed check is an outage like a failed send: degraded, kafka_audit_sink_up 0,
+   * reconnecting; the reconnect loop brings it back up.
+   */
+  private async healthCheck(): Promise<void> {
+    const every = this.cfg.healthCheckMs ?? 15_000;
+    if (this.state !== 'up' || !this.connected || this.closing || !this.transport.check) return;
+    if (Date.now() - this.lastProvenAt < every * 0.9) return; // a send just proved it; the timer's jitter aside
+    try {
+      await this.transport.check(Math.max(1000, Math.min(every, 10_000)));
+      this.lastProvenAt = Date.now();
+    } catch (e) {
+      if (!this.closing) await this.degrade(e, 0, 'audit destination health check failed');
+    }
+  }
+
+  private async degrade(e: unknown, events: number, what = 'audit cluster write failed'): Promise<void> {
     const wasUp = this.state === 'up';
     this.state = 'degraded';
     this.cfg.metrics?.auditSinkUp.set(0);
@@ -385,7 +430,7 @@ export class AuditSink extends EventEmitter<KafkaAuditSinkEvents> {
       this.announcedDegraded = true;
       this.lastReconnectWarn = Date.now();
       if (!this.degradedSince) this.degradedSince = Date.now();
-      log.error({ component: 'audit-sink', err: e, events, wasUp }, 'audit cluster write failed; audit events go to the local spool until it is back');
+      log.error({ component: 'audit-sink', err: e, events, wasUp }, `${what}; audit events go to the local spool until it is back`);
       this.emit('degraded', { reason: errText(e), spooledRecords: this.spool?.pendingRecords ?? 0 });
     }
     this.scheduleReconnect();

@@ -12,6 +12,11 @@ export interface AuditTransport {
   /** Delivers records in order; resolves once they are durable at the destination, rejects otherwise. */
   send(records: SpoolRecord[]): Promise<void>;
   disconnect(): Promise<void>;
+  /**
+   * Optional cheap proof that the destination still takes writes while no records flow (the sink calls it every
+   * audit.healthCheckIntervalMs when idle); rejects when it does not answer within timeoutMs.
+   */
+  check?(timeoutMs: number): Promise<void>;
   /** Where records go, safe to log (no secrets). */
   describe(): Record<string, unknown>;
 }

@@ -1,8 +1,10 @@
 /**
  * deploy/grafana/kafka-audit-proxy.json and deploy/prometheus/alerts.yaml against the metrics the proxy really
- * exports (a ProxyMetrics registry, default process metrics included): the dashboard parses as JSON, every
- * PromQL expression (panels, template variables, alert rules) names only metrics that exist, with label names
- * those metrics have, and every kafka_* metric of src/metrics.ts is on the dashboard. No cluster needed.
+ * exports (a ProxyMetrics registry with its audit sink gauges set, default process metrics included, and the admin
+ * server's readiness gauges): the dashboard parses as JSON, every PromQL expression (panels, template variables,
+ * alert rules) names only metrics that exist, with label names those metrics have, every kafka_* metric is on the
+ * dashboard, and the README has a runbook line for every alert. No cluster needed. promtool.test.ts evaluates the
+ * rules with promtool; prometheus-live.test.ts runs every dashboard query against a real Prometheus.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,15 +13,21 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ProxyMetrics } from '../../src/metrics.js';
+import { ReadinessMetrics } from '../../src/admin/server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Metric name (as queried, e.g. with _bucket) → its label names. */
 async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   const m = new ProxyMetrics();
+  // Exported once an audit sink exists (absent with audit.enabled: false).
+  m.auditSinkUp.set(1);
+  m.auditSpoolMaxBytes.set(1);
+  const readiness = new ReadinessMetrics();
+  readiness.update([]);
   const out = new Map<string, Set<string>>();
-  for (const metric of await m.registry.getMetricsAsJSON()) {
-    const labels = new Set<string>(((m.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] })?.labelNames) ?? []);
+  for (const registry of [m.registry, readiness.registry]) for (const metric of await registry.getMetricsAsJSON()) {
+    const labels = new Set<string>(((registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] })?.labelNames) ?? []);
     for (const v of metric.values) for (const k of Object.keys(v.labels ?? {})) labels.add(k);
     if (String(metric.type) === 'histogram') {
       out.set(`${metric.name}_bucket`, new Set([...labels, 'le']));
@@ -32,8 +40,11 @@ async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   return out;
 }
 
-/** Labels every scraped series has (target labels added by Prometheus / the scrape config). */
-const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod'];
+/**
+ * Labels every scraped series has (target labels added by Prometheus / the scrape config), and `worker`, which the
+ * primary adds to every gauge with workers: N (src/workers.ts).
+ */
+const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'worker'];
 /** Series Prometheus itself makes. */
 const PROMETHEUS_SERIES = new Map([['up', new Set<string>()]]);
 const PROMQL_WORDS = new Set([
@@ -114,6 +125,9 @@ describe('monitoring assets match the exported metrics', () => {
       checkExpr(m[1], known, `variable ${v.name}`);
     }
     assert.ok(exprs >= 20, `${exprs} expressions checked`);
+    // The overhead panel draws the difference, not two lines to subtract by eye.
+    const overhead = dash.panels.find((p) => /overhead/i.test(p.title))!;
+    for (const t of overhead.targets!) assert.match(t.expr, /histogram_quantile\(.*request_duration.*\) - histogram_quantile\(.*upstream_duration.*\)/, `${overhead.title}: ${t.refId} subtracts`);
 
     // Every proxy metric of src/metrics.ts has a panel.
     const ours = [...known.keys()].filter((n) => n.startsWith('kafka_')).map((n) => n.replace(/_(bucket|sum|count)$/, ''));
@@ -128,7 +142,11 @@ describe('monitoring assets match the exported metrics', () => {
     };
     const alerts = rules.groups.flatMap((g) => g.rules);
     const names = alerts.map((a) => a.alert);
-    for (const required of ['KafkaAuditEventsDropped', 'KafkaAuditSinkDown', 'KafkaAuditSpoolGrowing']) assert.ok(names.includes(required), required);
+    for (const required of ['KafkaAuditEventsDropped', 'KafkaAuditSinkDown', 'KafkaAuditSpoolGrowing', 'KafkaProxyUpstreamUnreachable']) assert.ok(names.includes(required), required);
+    // A runbook line per alert in the README's Metrics section: "- **`AlertName`** (severity): what it means. What to do."
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const metricsSection = readme.slice(readme.indexOf('\n## Metrics'), readme.indexOf('\n## ', readme.indexOf('\n## Metrics') + 5));
+    for (const n of names) assert.match(metricsSection, new RegExp(`^- \\*\\*\`${n}\`\\*\\*.{40,}`, 'm'), `README ## Metrics: a runbook line for ${n}`);
     for (const a of alerts) {
       checkExpr(a.expr, known, `alert ${a.alert}`);
       assert.match(a.for, /^\d+[smh]$/, `${a.alert}: for`);

@@ -225,5 +225,33 @@ describe('admin server: /metrics, /healthz, /readyz with real traffic', { timeou
     // The audit cluster itself is fine: the sink comes up and the upstream stays the only reason.
     await waitForValue('the second app\'s audit sink up', async () => (await scrape(deadApp!.adminPort!)).m.sum('kafka_audit_sink_up') === 1);
     assert.equal((await get(deadApp.adminPort!, '/readyz')).body, `not ready: no upstream bootstrap server reachable (127.0.0.1:${deadPort})\n`);
+    // The same check as metrics, for KafkaProxyUpstreamUnreachable.
+    const m = (await scrape(deadApp.adminPort!)).m;
+    assert.deepEqual([m.sum('kafka_proxy_upstream_up'), m.sum('kafka_proxy_ready')], [0, 0], 'upstream_up and ready 0');
+    const good = (await scrape(app.adminPort!)).m;
+    assert.deepEqual([good.sum('kafka_proxy_upstream_up'), good.sum('kafka_proxy_ready')], [1, 1], 'the healthy app: 1 and 1');
+  });
+
+  test('audit.enabled: false exports no kafka_audit_sink_up (a 0 would read as an outage), and is ready', async () => {
+    const { brokerPortBase } = await proxyPorts();
+    const plain = await startApp({
+      env: {},
+      log: pino({ level: 'silent' }),
+      overrides: {
+        listen: { host: '127.0.0.1', bootstrapPort: 0, brokerPortBase, advertisedHost: '127.0.0.1' },
+        upstream: { bootstrapServers: cluster.plainBootstrap.split(',') },
+        admin: { enabled: true, host: '127.0.0.1', port: 0 },
+        audit: { enabled: false },
+      },
+    });
+    try {
+      const { m } = await scrape(plain.adminPort!);
+      assert.deepEqual(m.find('kafka_audit_sink_up'), []);
+      assert.deepEqual(m.find('kafka_audit_spool_max_bytes'), []);
+      assert.equal(m.sum('kafka_proxy_ready'), 1);
+      assert.equal(m.find('kafka_proxy_connections_rejected_total', { reason: 'max_per_address' })[0]?.value, 0, 'refusal reasons exported at 0');
+    } finally {
+      await plain.stop();
+    }
   });
 });
