@@ -241,7 +241,15 @@ function wrapTagged(body: Parser, tagged: Map<number, { field: FieldSchema; pars
 // ---------------------------------------------------------------------------------------------------------
 // Public decoder API
 
-export interface CompiledDecoder { decode(buf: Buffer): Decoded }
+export interface CompiledDecoder {
+  /** The whole buffer must be the message: bytes left after it are an error. */
+  decode(buf: Buffer): Decoded;
+  /**
+   * The message at the start of the buffer and how many bytes follow it. Kafka's brokers read a request the same
+   * way and ignore what follows (librdkafka writes some requests' last tagged-fields byte twice).
+   */
+  decodePrefix(buf: Buffer): { value: Decoded; trailing: number };
+}
 
 const decoderCache = new WeakMap<MessageSchema, Map<number, CompiledDecoder>>();
 
@@ -263,20 +271,28 @@ export function decoderFor(schema: MessageSchema, version: number): CompiledDeco
   const ctx: Ctx = { version, flexible: isFlexibleVersion(schema, version) };
   const top = new Parser().nest('m', { type: structParser(schema.fields, ctx) }).saveOffset('end');
   const name = schema.name;
+  const parse = (buf: Buffer): { value: Decoded; end: number } => {
+    let r: any;
+    try {
+      r = parseWithin(top, buf);
+    } catch (e) {
+      if (e instanceof DecodeError) throw new DecodeError(`${name} v${version}: ${e.message}`);
+      throw new DecodeError(`${name} v${version}: truncated or malformed body (${(e as Error).message})`);
+    }
+    // binary-parser does not bounds-check string / buffer lengths (it cuts them at the end of the input), so a
+    // length running past the end shows up here as an end offset beyond the input.
+    if (r.end > buf.length) throw new DecodeError(`${name} v${version}: truncated body (a length field runs ${r.end - buf.length} bytes past the end of the ${buf.length}-byte body)`);
+    return { value: unwrapStruct(r.m, ctx), end: r.end };
+  };
   d = {
     decode(buf: Buffer): Decoded {
-      let r: any;
-      try {
-        r = parseWithin(top, buf);
-      } catch (e) {
-        if (e instanceof DecodeError) throw new DecodeError(`${name} v${version}: ${e.message}`);
-        throw new DecodeError(`${name} v${version}: truncated or malformed body (${(e as Error).message})`);
-      }
-      // binary-parser does not bounds-check string / buffer lengths (it cuts them at the end of the input), so a
-      // length running past the end shows up here as an end offset beyond the input.
-      if (r.end > buf.length) throw new DecodeError(`${name} v${version}: truncated body (a length field runs ${r.end - buf.length} bytes past the end of the ${buf.length}-byte body)`);
-      if (r.end !== buf.length) throw new DecodeError(`${name} v${version}: ${buf.length - r.end} trailing bytes after the body`);
-      return unwrapStruct(r.m, ctx);
+      const { value, end } = parse(buf);
+      if (end !== buf.length) throw new DecodeError(`${name} v${version}: ${buf.length - end} trailing bytes after the body`);
+      return value;
+    },
+    decodePrefix(buf: Buffer): { value: Decoded; trailing: number } {
+      const { value, end } = parse(buf);
+      return { value, trailing: buf.length - end };
     },
   };
   byVersion.set(version, d);
@@ -285,6 +301,11 @@ export function decoderFor(schema: MessageSchema, version: number): CompiledDeco
 
 export function decodeMessage(schema: MessageSchema, version: number, buf: Buffer): Decoded {
   return decoderFor(schema, version).decode(buf);
+}
+
+/** {@link CompiledDecoder.decodePrefix}: for requests, which the broker reads up to their end and no further. */
+export function decodeMessagePrefix(schema: MessageSchema, version: number, buf: Buffer): { value: Decoded; trailing: number } {
+  return decoderFor(schema, version).decodePrefix(buf);
 }
 
 // ---------------------------------------------------------------------------------------------------------

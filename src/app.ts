@@ -12,6 +12,7 @@ import { ProxyMetrics } from './metrics.js';
 import { ProxyServer, splitHostPort } from './proxy/server.js';
 import { AdminServer } from './admin/server.js';
 import { AuditChain } from './audit/chain.js';
+import { createCheckpointSigner, type CheckpointSigner } from './audit/checkpoint-signer.js';
 import { AuditPipeline } from './audit/pipeline.js';
 import { AuditRules, parseRulesConfig, type RulesConfig } from './audit/rules.js';
 import { AuditSink } from './audit/sink.js';
@@ -52,16 +53,20 @@ export interface StartOptions {
 /** Connection settings of the audit cluster (the proxied cluster unless audit.brokers is set). */
 export function auditConnection(config: ProxyConfig): AuditKafkaConnection {
   const a = config.audit;
-  const t = a.tls;
-  return {
-    brokers: a.brokers ?? config.upstream.bootstrapServers,
-    clientId: a.clientId,
-    sasl: a.sasl,
-    ssl: t ? {
-      ca: t.ca ? [readFileSync(t.ca)] : undefined, cert: t.cert ? readFileSync(t.cert) : undefined,
-      key: t.key ? readFileSync(t.key) : undefined, servername: t.servername, rejectUnauthorized: t.rejectUnauthorized ?? true,
-    } : undefined,
-  };
+  return { brokers: a.brokers ?? config.upstream.bootstrapServers, clientId: a.clientId, sasl: a.sasl, ssl: kafkajsTls(a.tls) };
+}
+
+/** TLS settings of the config (file paths) as kafkajs takes them. */
+function kafkajsTls(t: ProxyConfig['audit']['tls']): AuditKafkaConnection['ssl'] {
+  return t ? {
+    ca: t.ca ? [readFileSync(t.ca)] : undefined, cert: t.cert ? readFileSync(t.cert) : undefined,
+    key: t.key ? readFileSync(t.key) : undefined, servername: t.servername, rejectUnauthorized: t.rejectUnauthorized ?? true,
+  } : undefined;
+}
+
+/** A plain connection to the audited cluster (its TLS settings, no SASL), for discovering its id. */
+function upstreamConnection(config: ProxyConfig): AuditKafkaConnection {
+  return { brokers: config.upstream.bootstrapServers, clientId: config.audit.clientId, ssl: kafkajsTls(config.upstream.tls) };
 }
 
 /**
@@ -85,6 +90,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   let pipeline: AuditPipeline | undefined;
   let sink: AuditSink | undefined;
   let journal: AuditJournal | undefined;
+  let checkpoints: CheckpointSigner | undefined;
   if (config.audit.enabled) {
     const a = config.audit;
     const rulesConfig = auditRulesConfig(a);
@@ -99,12 +105,26 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     sink = new AuditSink({
       topics: rules.topics(), lingerMs: a.batch.lingerMs, batchSize: a.batch.maxEvents,
       spool: { dir: join(a.spool.dir, 'spool'), fsync: a.spool.fsync, maxBytes: a.spool.maxBytes },
-      failMode: a.failMode, metrics,
+      failMode: a.failMode, metrics, healthCheckMs: a.healthCheckIntervalMs,
     }, transport);
     const chain = AuditChain.open(join(a.spool.dir, 'chain'), { fsync: a.spool.fsync === 'always' });
-    if (!a.clusterId && !a.brokers) proxy.setClusterId(await discoverClusterId(connection, log));
+    // The audited cluster's id, before the first event: configured, else asked of the audited cluster (through
+    // the audit connection when it goes there, else directly, without SASL: a SASL-only upstream then names
+    // itself in its first Metadata answer, and audit.clusterId is the way to have it from the start).
+    if (a.clusterId) proxy.setClusterId(a.clusterId);
+    else if (!a.brokers) proxy.setClusterId(await discoverClusterId(connection, log));
+    else {
+      const plain = upstreamConnection(config);
+      // A SASL-only upstream refuses the plain connection; the audit principal may be known there too.
+      proxy.setClusterId(await discoverClusterId(plain, log, !a.sasl) ?? (a.sasl ? await discoverClusterId({ ...plain, sasl: a.sasl }, log) : undefined));
+    }
+    const auditSink = sink;
+    checkpoints = createCheckpointSigner(a.checkpoint, {
+      chain, stateDir: join(a.spool.dir, 'chain'), fsync: a.spool.fsync === 'always',
+      submit: (event, topic) => auditSink.submit(event, topic), context: () => ({ clusterId: a.clusterId ?? proxy.clusterId() }),
+    });
     pipeline = new AuditPipeline({
-      rules, sink, chain, metrics, failMode: a.failMode,
+      rules, sink, chain, metrics, failMode: a.failMode, checkpoints,
       clusterId: () => a.clusterId ?? proxy.clusterId(),
     });
     proxy.auditor = pipeline;
@@ -137,6 +157,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   }
   await pipeline?.lifecycle('started', {
     bootstrap: proxy.bootstrapAddress, upstream: config.upstream.bootstrapServers, auditTopic: pipeline?.currentRules.config.defaultTopic ?? config.audit.topic,
+    ...(checkpoints ? { checkpoints: checkpoints.describe() } : {}),
   });
 
   const stopIdleMemory = startIdleMemoryReturn(config.limits.idleMemoryReturnMs, ({ before, after }) => {
@@ -180,16 +201,21 @@ function browserTopics(config: ProxyConfig): string[] {
 }
 
 /** The cluster id, read once at start so the first events already name the cluster. */
-async function discoverClusterId(connection: AuditKafkaConnection, log: Logger): Promise<string | undefined> {
+async function discoverClusterId(connection: AuditKafkaConnection, log: Logger, last = true): Promise<string | undefined> {
   const admin = createKafka({ ...connection, connectionTimeoutMs: 3000, requestTimeoutMs: 5000 }, 'cluster-id').admin();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await admin.connect();
-    const d = await admin.describeCluster();
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer within 8 s')), 8000); });
+    const d = await Promise.race([admin.connect().then(() => admin.describeCluster()), timeout]);
     return d.clusterId;
   } catch (err) {
-    log.warn({ reason: (err as Error).message }, 'cluster id not discovered at start; it is taken from the first Metadata response');
+    if (last) {
+      log.warn({ reason: (err as Error).message, brokers: connection.brokers },
+        'cluster id not discovered at start; it is taken from the first Metadata response (set audit.clusterId to name it from the start)');
+    }
     return undefined;
   } finally {
+    clearTimeout(timer);
     await admin.disconnect().catch(() => {});
   }
 }

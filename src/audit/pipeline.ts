@@ -17,7 +17,7 @@ import { buildAuditEvent, buildLifecycleEvent, lifecycleMethod, type AuditEvent,
 import type { AuditChain } from './chain.js';
 import type { AuditJournal, OpenIntent } from './journal.js';
 import type { AuditOperation } from './operation.js';
-import { categoryOf } from './extract.js';
+import { categoryOf, DATA_API_KEYS } from './extract.js';
 import { capStrings } from './cap-strings.js';
 import { AuditRules, Deduper, parseRulesConfig, type AuditRulesOptions, type DedupeFold, type RulesConfig } from './rules.js';
 import type { FailMode } from './sink.js';
@@ -57,6 +57,8 @@ export interface AuditPipelineOptions {
   journal?: AuditJournal;
   /** Which audited APIs are written ahead: every one but Produce/Fetch (default), all, or none. */
   writeAhead?: WriteAheadMode;
+  /** Signs checkpoints of the chains (checkpoint-signer.ts): told of every sealed event, closed after 'stopped'. */
+  checkpoints?: { noteSealed(stream: string): void; close(): Promise<void> };
 }
 
 export type WriteAheadMode = 'management' | 'all' | 'off';
@@ -80,6 +82,7 @@ export class AuditPipeline {
   private closed = false;
   private journal?: AuditJournal;
   private writeAhead: WriteAheadMode = 'off';
+  private readonly checkpoints?: AuditPipelineOptions['checkpoints'];
 
   constructor(opts: AuditPipelineOptions) {
     this.rules = opts.rules;
@@ -95,6 +98,7 @@ export class AuditPipeline {
     this.maxEventBytes = opts.maxEventBytes ?? 65536;
     this.deduper = this.makeDeduper(this.rules.config);
     if (opts.journal) this.useJournal(opts.journal, opts.writeAhead ?? 'management');
+    this.checkpoints = opts.checkpoints;
     // No client waits for these; a failure to make them durable is logged by the sink (in either mode).
     this.sink.on?.('degraded', (d) => { this.settle(this.lifecycle('sink-degraded', d)); });
     this.sink.on?.('recovered', (d) => { this.settle(this.lifecycle('sink-recovered', d)); });
@@ -189,11 +193,14 @@ export class AuditPipeline {
     }
     return n;
   }
+
+  auditsDenials(): boolean { return this.rules.config.categories.authorizeDenied; }
+
+  /** The data APIs (Produce, Fetch, OffsetCommit) are decoded only when their category is on. */
   wants(apiKey: number): boolean {
     const c = this.rules.config.categories;
-    if (apiKey === 0) return c.produce !== 'off';
-    if (apiKey === 1) return c.consume !== 'off';
-    return true;
+    if (!DATA_API_KEYS.has(apiKey)) return true;
+    return c[categoryOf(apiKey) === 'produce' ? 'produce' : 'consume'] !== 'off';
   }
 
   /**
@@ -257,6 +264,8 @@ export class AuditPipeline {
       const r = this.lifecycle('stopped');
       if (r) await r.catch(() => undefined);
     }
+    // The final checkpoint covers the stopped event; the sink then flushes both.
+    await this.checkpoints?.close();
     this.closed = true;
     await this.sink.close();
   }
@@ -289,6 +298,7 @@ export class AuditPipeline {
     this.chain.seal(event, topic);
     this.metrics?.auditEvents.inc({ type: event.type, method: event.data.methodName });
     const p = this.sink.submit(event, topic, strict || this.failMode === 'closed');
+    this.checkpoints?.noteSealed(topic);
     if (strict || this.failMode === 'closed') return p;
     p.catch((e) => plog().error({ err: e, ceId: event.id }, 'audit event not durable'));
   }

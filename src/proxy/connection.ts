@@ -14,21 +14,22 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { decodeMessage, encodeMessage, DecodeError, type Decoded } from '../../protocol/codec.js';
-import { readRequestHeader, responseBodyOffset, reframe } from '../../protocol/header.js';
+import { decodeMessage, decodeMessagePrefix, encodeMessage, DecodeError, type Decoded } from '../../protocol/codec.js';
+import { readRequestHeader, responseBodyOffset, reframe, type RequestHeader } from '../../protocol/header.js';
 import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
-import { inRange } from '../../protocol/schema.js';
+import { inRange, parseRange } from '../../protocol/schema.js';
 import type { ConnectionInfo } from '../audit/operation.js';
 import { responseErrorCode } from '../metrics.js';
 import type { ProxyContext } from './context.js';
 import { DecodePolicy, requestHeaderVersion, responseHeaderVersion } from './decode-policy.js';
 import { ExchangeQueue } from './exchange-queue.js';
 import { FrameError, FrameReader, type FrameMode } from './frame-reader.js';
-import type { ConnectionControl, Exchange, Interceptor, RequestVerdict, ResponseStream } from './interceptor.js';
+import type { CloseSide, ConnectionControl, Exchange, Interceptor, RequestVerdict, ResponseStream } from './interceptor.js';
 import { AddressRewriter } from './interceptors/address-rewriter.js';
 import { ApiVersionsCapInterceptor } from './interceptors/api-versions.js';
 import { AuditInterceptor } from './interceptors/audit.js';
 import { ClientInfoInterceptor } from './interceptors/client-info.js';
+import { DenialsInterceptor } from './interceptors/denials.js';
 import { SaslInterceptor } from './interceptors/sasl.js';
 import { TopicIdsInterceptor } from './interceptors/topic-ids.js';
 import { REFUSAL_CODE, refusalBody } from './reject.js';
@@ -36,6 +37,10 @@ import { deliverReads, RESPONSE_READ_BYTES } from './reused-reads.js';
 
 const NO_RESPONSE = 'no response: the connection closed before the broker answered';
 const ACKS_0 = 'acks=0: the broker sends no response';
+const UNSUPPORTED_VERSION = 35;
+/** How long a client's departure waits for the broker's verdict on a SASL step already sent. */
+const SASL_VERDICT_WAIT_MS = 2000;
+const API_VERSIONS_MAX = parseRange(apiSchema(API_KEY.ApiVersions)!.request.validVersions)!.max;
 
 let nextConnectionId = 1;
 
@@ -64,6 +69,8 @@ export class ProxyConnection implements ConnectionControl {
   /** The transform of the response streaming through, if an interceptor gave one (leader hints). */
   private stream: ResponseStream | undefined;
   private closed = false;
+  /** The client left while a SASL step was in flight: the broker's verdict is awaited, nothing more is sent to the client. */
+  private clientGone = false;
   private readonly reads: Array<{ release(): void }> = [];
   /** API/version/side keys already reported as undecodable on this connection (made on the first report). */
   private reportedUndecodable: Set<string> | undefined;
@@ -76,9 +83,11 @@ export class ProxyConnection implements ConnectionControl {
     private readonly client: Socket,
     readonly target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number },
     private readonly listenerName: string,
+    /** The client's address from a PROXY protocol header (server.ts), when a balancer stands between. */
+    peer?: { address: string; port: number },
   ) {
-    this.remoteAddress = client.remoteAddress ?? 'unknown';
-    const clientAddress = `${client.remoteAddress}:${client.remotePort}`;
+    this.remoteAddress = peer?.address ?? client.remoteAddress ?? 'unknown';
+    const clientAddress = peer ? `${peer.address}:${peer.port}` : `${client.remoteAddress}:${client.remotePort}`;
     this.info = {
       connectionId: this.id, clientAddress, principal: 'User:ANONYMOUS', securityProtocol: ctx.clientSecurityProtocol,
     };
@@ -87,7 +96,7 @@ export class ProxyConnection implements ConnectionControl {
     // audit last (its verdict may wait for the journal; its events use what the others learned).
     this.interceptors = [
       this.sasl, new ClientInfoInterceptor(this), new ApiVersionsCapInterceptor(), new AddressRewriter(this),
-      new TopicIdsInterceptor(this), new AuditInterceptor(this, this.sasl),
+      new TopicIdsInterceptor(this), new AuditInterceptor(this, this.sasl), new DenialsInterceptor(this),
     ];
     const limits = ctx.config.limits;
     this.policy = new DecodePolicy(this.interceptors, limits.maxAuditedRequestBytes);
@@ -112,8 +121,14 @@ export class ProxyConnection implements ConnectionControl {
   async start(): Promise<void> {
     const { client, ctx } = this;
     client.setNoDelay(true);
-    client.on('error', (err) => this.close(`client socket error: ${err.message}`, 'client_error'));
-    client.on('close', () => this.close('client closed the connection'));
+    // However the client leaves (FIN, RST, close), a SASL step it had in flight still gets the broker's verdict.
+    client.on('error', (err) => {
+      if (this.clientGone) return;
+      if (this.upstream && this.sasl.verdictPending) { this.onClientClosed(); return; }
+      this.close(`client socket error: ${err.message}`, 'client_error', 'client');
+    });
+    client.on('end', () => { if (this.sasl.verdictPending) this.onClientClosed(); });
+    client.on('close', () => this.onClientClosed());
     client.setTimeout(ctx.config.limits.idleTimeoutMs, () => {
       const reason = this.requests.midFrame ? 'client sent part of a frame and stopped (idle timeout)' : 'connection idle';
       this.close(`${reason} for ${ctx.config.limits.idleTimeoutMs} ms`, this.requests.midFrame ? 'partial_frame_timeout' : 'idle_timeout');
@@ -127,8 +142,8 @@ export class ProxyConnection implements ConnectionControl {
     if (this.closed) { this.upstream.destroy(); return; }
     const up = this.upstream;
     up.setNoDelay(true);
-    up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error'));
-    up.on('close', () => this.close('broker closed the connection'));
+    up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error', 'broker'));
+    up.on('close', () => this.close('broker closed the connection', undefined, 'broker'));
     up.on('drain', () => { if (!this.requests.isHeld) client.resume(); });
     client.on('drain', () => up.resume());
     // Everything one read yields leaves in one write (cork/uncork: a writev): a read holding many small frames
@@ -213,6 +228,39 @@ export class ProxyConnection implements ConnectionControl {
       'frame forwarded without decoding');
   }
 
+  /**
+   * A request whose body decoded completely with bytes after it: the broker reads the same body and ignores what
+   * follows (librdkafka writes the last tagged-fields byte of some requests twice), so it is audited as decoded and
+   * forwarded whole; counted, and logged once per API version.
+   */
+  private reportTrailingBytes(apiKey: number, version: number, trailing: number): void {
+    this.ctx.metrics.requestTrailingBytes.inc(apiLabels(apiKey, version));
+    if (!this.ctx.reportUndecodableOnce(`trailing:${apiKey}:${version}`)) return;
+    this.log.info({ api: apiName(apiKey), apiVersion: version, trailing, principal: this.info.principal },
+      'request has bytes after its body; the broker ignores them, so it is audited as decoded and forwarded');
+  }
+
+  /**
+   * ApiVersions above the versions the proxy knows (franz-go opens with v5): answered here as a broker answers a
+   * version it does not support (KIP-511: UNSUPPORTED_VERSION in a v0 body carrying ApiVersions' own range), so the
+   * client retries at a version whose response the proxy can decode and cap. Forwarded, a newer broker's answer
+   * would pass uncapped and could offer versions the proxy cannot follow.
+   */
+  private answerUnsupportedApiVersions(header: RequestHeader): void {
+    const schema = apiSchema(API_KEY.ApiVersions)!;
+    const range = parseRange(schema.request.validVersions)!;
+    const body = encodeMessage(schema.response, 0, {
+      ErrorCode: UNSUPPORTED_VERSION,
+      ApiKeys: [{ ApiKey: API_KEY.ApiVersions, MinVersion: range.min, MaxVersion: range.max }],
+    });
+    const head = Buffer.alloc(4); // ApiVersions responses always have header v0
+    head.writeInt32BE(header.correlationId, 0);
+    this.countRequest(API_KEY.ApiVersions, header.apiVersion);
+    this.log.debug({ apiVersion: header.apiVersion, max: range.max }, 'ApiVersions above the known versions answered with UNSUPPORTED_VERSION');
+    const ex: Exchange = { header, apiName: 'ApiVersions', receivedAt: performance.now(), forwardedAt: performance.now(), expectResponse: true };
+    this.exchanges.pushSynthetic({ ...ex, synthetic: reframe(head, body) });
+  }
+
   // ---------------------------------------------------------------------------------------------------
   // client → broker
 
@@ -251,9 +299,12 @@ export class ProxyConnection implements ConnectionControl {
     const need = this.policy.requestNeed(apiKey);
     let request: Decoded | undefined;
     const schema = apiSchema(apiKey);
+    if (apiKey === API_KEY.ApiVersions && version > API_VERSIONS_MAX) { this.answerUnsupportedApiVersions(header); return; }
     if (schema) {
       try {
-        request = decodeMessage(schema.request, version, frame.subarray(header.bodyOffset));
+        const { value, trailing } = decodeMessagePrefix(schema.request, version, frame.subarray(header.bodyOffset));
+        request = value;
+        if (trailing > 0) this.reportTrailingBytes(apiKey, version, trailing);
       } catch (err) {
         // A request an interceptor requires (audited, SASL) that does not decode must not reach the broker: Kafka's
         // own parser is laxer (it ignores trailing bytes, for one), so forwarding would let it through unaudited.
@@ -385,14 +436,29 @@ export class ProxyConnection implements ConnectionControl {
       this.sasl.onRawServerToken(frame);
       this.toClient(whole);
       this.sasl.onRawServerTokenSent();
-      return;
+    } else {
+      const ex = this.exchanges.pop(frame.readInt32BE(0));
+      const out = this.processResponse(ex, frame, whole);
+      this.toClient(out);
+      this.observeLatency(ex);
+      this.exchanges.flush(); // refusals queued behind this request go out now, not with the next response
+      for (const i of this.interceptors) i.onResponseSent?.(ex);
     }
-    const ex = this.exchanges.pop(frame.readInt32BE(0));
-    const out = this.processResponse(ex, frame, whole);
-    this.toClient(out);
-    this.observeLatency(ex);
-    this.exchanges.flush(); // refusals queued behind this request go out now, not with the next response
-    for (const i of this.interceptors) i.onResponseSent?.(ex);
+    if (this.clientGone && !this.sasl.verdictPending) this.close('client closed the connection during SASL authentication', undefined, 'client');
+  }
+
+  /**
+   * The client went away. When it had a SASL step in flight, the broker's verdict is still awaited (briefly), so
+   * the login is recorded as the broker decided: a client that sends a password guess and leaves at once is a
+   * failed (or successful) login, not an unknown one.
+   */
+  private onClientClosed(): void {
+    if (this.closed || this.clientGone) return;
+    if (!this.upstream || !this.sasl.verdictPending) { this.close('client closed the connection', undefined, 'client'); return; }
+    this.clientGone = true;
+    this.upstream.resume();
+    setTimeout(() => this.close(`client closed the connection during SASL authentication; the broker gave no verdict within ${SASL_VERDICT_WAIT_MS} ms`,
+      undefined, 'client'), SASL_VERDICT_WAIT_MS).unref();
   }
 
   /** Decodes a response and hands it to the interceptors; returns the frame to send (re-encoded if one changed it). */
@@ -428,6 +494,7 @@ export class ProxyConnection implements ConnectionControl {
   }
 
   private toClient(bytes: Buffer): void {
+    if (this.clientGone || !this.client.writable) return;
     if (this.heldOutput) { this.heldOutput.push(bytes); return; }
     if (!this.client.write(bytes)) this.upstream?.pause();
   }
@@ -437,7 +504,8 @@ export class ProxyConnection implements ConnectionControl {
   /** Number of requests waiting for a response; the server drains these on shutdown. */
   get pending(): number { return this.exchanges.pending; }
 
-  close(reason: string, errorReason?: string): void {
+  /** `by`: who ended it, for the interceptors (a login cut short names who cut it). */
+  close(reason: string, errorReason?: string, by: CloseSide = 'proxy'): void {
     if (this.closed) return;
     this.closed = true;
     if (errorReason && errorReason !== 'idle_timeout') {
@@ -447,7 +515,7 @@ export class ProxyConnection implements ConnectionControl {
       this.log.debug({ reason }, 'connection closed'); // checked first: logging through this.log would make the child logger
     }
     for (const r of this.reads) r.release();
-    for (const i of this.interceptors) i.onClose?.();
+    for (const i of this.interceptors) i.onClose?.(by);
     for (const ex of this.exchanges.drain()) for (const i of this.interceptors) i.onUnanswered?.(ex, NO_RESPONSE);
     this.client.end();
     this.client.destroySoon?.();

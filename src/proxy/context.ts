@@ -28,6 +28,8 @@ export interface ProxyContext {
   audit(op: AuditOperation): void;
   /** Whether the audit rules want operations of this API at all (if not, its frames are not decoded). */
   auditEnabled(apiKey: number): boolean;
+  /** Whether authorization denials in any API's answer are audited (the rules' authorize-denied). */
+  auditDenials(): boolean;
   /** Whether requests of this API must have their operations durable (written ahead) before they are forwarded. */
   writeAheadFor(apiKey: number): boolean;
   /** Writes a request's operations ahead; resolves with the intent to pass to auditOutcome once durable. */

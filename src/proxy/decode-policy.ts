@@ -66,11 +66,13 @@ export class DecodePolicy {
     let oversizedAudit = false;
     if (need !== undefined) {
       if (size <= this.maxAuditedRequestBytes) return { mode: 'buffer', need };
-      if (apiKey !== API_KEY.Produce && apiKey !== API_KEY.Fetch) {
+      // Optional decoding (client info, denials) gives up on a frame this large; it streams like any other. Not
+      // ApiVersions: the proxy must see its version to keep the answer within the versions it can follow.
+      if ((need === 'required' || apiKey === API_KEY.ApiVersions) && apiKey !== API_KEY.Produce && apiKey !== API_KEY.Fetch) {
         throw new FrameError(`${apiName(apiKey)} request of ${size} bytes exceeds limits.maxAuditedRequestBytes (${this.maxAuditedRequestBytes}); ` +
           'it could not be audited, so it is not forwarded', 'too_large_to_audit');
       }
-      oversizedAudit = true;
+      if (need === 'required') oversizedAudit = true;
     }
     let header: RequestHeader;
     try {

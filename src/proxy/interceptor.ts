@@ -42,6 +42,9 @@ export interface ConnectionControl {
 }
 
 /** What to do with a decoded request: forward it (undefined), answer it with a refusal, or close the connection. */
+/** Who ended a connection: the client left, the broker closed it, or the proxy did (a limit, a refusal, a stop). */
+export type CloseSide = 'client' | 'broker' | 'proxy';
+
 export type RequestVerdict = undefined | { refuse: string } | { close: string; kind: FrameErrorReason };
 
 /** A streamed response's bytes, passed through a transform on their way to the client (leader hints). */
@@ -81,5 +84,5 @@ export interface Interceptor {
   /** No response will come: the connection closed first, or the request expects none (acks=0). */
   onUnanswered?(ex: Exchange, reason: string): void;
   /** The connection is closing. */
-  onClose?(): void;
+  onClose?(by: CloseSide): void;
 }

@@ -12,7 +12,7 @@ interface Endpoint { Host: string; Port: number }
 function rewriteEndpoint(map: BrokerMap, nodeId: number, e: Endpoint): void {
   if (nodeId < 0 || typeof e.Host !== 'string') return;
   map.learn(nodeId, e.Host, e.Port);
-  e.Host = map.host;
+  e.Host = map.hostFor(nodeId);
   e.Port = map.portFor(nodeId);
 }
 

@@ -93,10 +93,14 @@ export class SaslObserver {
     return this.outcome(true, 0, '');
   }
 
-  /** The broker closed the connection in the middle of an exchange: on the v0 path that is how it says no. */
-  onConnectionClosed(): AuthOutcome | undefined {
+  /**
+   * The connection ended in the middle of an exchange. Closed by the broker: on the v0 path that is how it says
+   * no. Closed by the client or the proxy: the broker gave no verdict, so the outcome is unknown (no error code).
+   */
+  onConnectionClosed(by: 'client' | 'broker' | 'proxy' = 'broker'): AuthOutcome | undefined {
     if (this.mechanism === undefined || this.clientTokens === 0 || this.exchangeDone) return undefined;
-    return this.outcome(false, undefined, 'connection closed by the broker during SASL authentication');
+    const who = by === 'broker' ? 'the broker' : by === 'client' ? 'the client' : 'the proxy';
+    return this.outcome(false, undefined, `connection closed by ${who} during SASL authentication`);
   }
 
   private exchangeDone = false;

@@ -17,12 +17,17 @@ import { TopicIdMap } from './topic-ids.js';
 import { ProxyConnection } from './connection.js';
 import { DATA_API_KEYS } from '../audit/extract.js';
 import type { ProxyContext } from './context.js';
+import { readProxyHeader, ProxyHeaderError } from './proxy-header-reader.js';
+import type { ProxiedAddress } from './proxy-protocol.js';
+import { SniRouter } from './sni.js';
 
 /** Where audit operations go; implemented by the audit pipeline. */
 export interface AuditRecorder {
   record(op: AuditOperation): void | Promise<void>;
   /** Whether operations of this API are audited at all under the current rules. */
   wants?(apiKey: number): boolean;
+  /** Whether authorization denials are audited under the current rules (authorize-denied). */
+  auditsDenials?(): boolean;
   /** In fail-closed mode: why a request with these operations must be refused right now, else undefined. */
   admission?(ops: readonly AuditOperation[]): string | undefined;
   /** Write-ahead (see src/audit/journal.ts): whether, and how, requests are recorded before they are forwarded. */
@@ -33,6 +38,11 @@ export interface AuditRecorder {
   /** Records an event about the proxy itself (the audit pipeline implements it). */
   lifecycle?(kind: 'upstream-unreachable', details: Record<string, unknown>): void | Promise<void>;
 }
+
+/** Default of listen.proxyProtocolTimeoutMs: a balancer writes its header at once; a client speaks first too. */
+export const PROXY_HEADER_TIMEOUT_MS = 10_000;
+
+type Target = { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number };
 
 /** At most one upstream-unreachable event per target in this window, so an outage is not a flood. */
 const UNREACHABLE_EVENT_INTERVAL_MS = 60_000;
@@ -58,6 +68,10 @@ export class ProxyServer implements ProxyContext {
   private knownClusterId: string | undefined;
   private readonly unreachableReported = new Map<string, number>();
   private readonly pendingListens = new Set<Promise<void>>();
+  /** listen.sni: every client connection on the bootstrap port, routed by its TLS server name. */
+  private readonly sni: SniRouter | undefined;
+  /** Sockets still sending their PROXY protocol header: not connections yet, but closed on stop. */
+  private readonly awaitingHeader = new Set<Socket>();
   auditor: AuditRecorder | undefined;
 
   constructor(readonly config: ProxyConfig, opts: ProxyServerOptions = {}) {
@@ -65,9 +79,11 @@ export class ProxyServer implements ProxyContext {
     this.log = opts.log ?? rootLog.child({ component: 'proxy' });
     this.auditor = opts.auditor;
     this.clientSecurityProtocol = config.listen.securityProtocol;
+    const sni = config.listen.sni;
+    this.sni = sni ? new SniRouter(sni.bootstrapHost, sni.brokerHostPattern) : undefined;
     this.brokers = new BrokerMap(config.listen.advertisedHost, config.listen.brokerPortBase, {
       openBrokerListener: (nodeId, port) => this.listen(`broker-${nodeId}`, port, { kind: 'broker', nodeId }),
-    });
+    }, this.sni && { hostFor: (nodeId) => this.sni!.hostFor(nodeId), port: () => this.bootstrapPort });
   }
 
   /** Opens the bootstrap listener; broker listeners open as brokers are discovered. */
@@ -88,12 +104,20 @@ export class ProxyServer implements ProxyContext {
   }
 
   /** host:port clients use as bootstrap.servers. */
-  get bootstrapAddress(): string { return `${this.config.listen.advertisedHost}:${this.bootstrapPort}`; }
+  get bootstrapAddress(): string { return `${this.config.listen.sni?.bootstrapHost ?? this.config.listen.advertisedHost}:${this.bootstrapPort}`; }
 
   private listen(name: string, port: number, target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }): void {
     if (this.stopping) return;
     const onSocket = (socket: Socket) => this.accept(socket, target, name);
     const t = this.config.listen.tls;
+    const proxyProtocol = this.config.listen.proxyProtocol ?? 'off';
+    if (proxyProtocol !== 'off') {
+      // The balancer's header comes before the TLS ClientHello, so TLS starts only once the header is read.
+      const secureContext = t ? tls.createSecureContext({ cert: readFileSync(t.cert), key: readFileSync(t.key), ca: t.ca ? readFileSync(t.ca) : undefined }) : undefined;
+      const server = net.createServer((raw) => this.acceptProxied(raw, proxyProtocol, target, name, secureContext));
+      this.bindListener(server, name, port, target);
+      return;
+    }
     const server = t
       ? tls.createServer({
         cert: readFileSync(t.cert), key: readFileSync(t.key), ca: t.ca ? readFileSync(t.ca) : undefined,
@@ -111,6 +135,10 @@ export class ProxyServer implements ProxyContext {
         this.log.warn({ listener: name, client, reason: err.message }, 'TLS handshake with client failed');
       });
     }
+    this.bindListener(server, name, port, target);
+  }
+
+  private bindListener(server: Server, name: string, port: number, target: Target): void {
     server.on('error', (err: NodeJS.ErrnoException) => {
       this.log.error({ listener: name, port, code: err.code, reason: err.message },
         err.code === 'EADDRINUSE' ? `port ${port} is already in use: choose another listen.bootstrapPort / listen.brokerPortBase` : 'listener failed');
@@ -127,20 +155,85 @@ export class ProxyServer implements ProxyContext {
     if (target.kind === 'broker') this.log.info({ nodeId: target.nodeId, port }, 'broker listener opened');
   }
 
-  private accept(socket: Socket, target: { kind: 'bootstrap' } | { kind: 'broker'; nodeId: number }, name: string): void {
-    const addr = socket.remoteAddress ?? 'unknown';
+  /**
+   * A connection on a listener with listen.proxyProtocol: reads the balancer's header (nothing is forwarded meanwhile),
+   * then, with TLS, does the handshake, then accepts it under the client's address from the header.
+   */
+  private acceptProxied(raw: Socket, mode: 'required' | 'allowed', target: Target, name: string, secureContext: tls.SecureContext | undefined): void {
+    const via = `${raw.remoteAddress}:${raw.remotePort}`;
+    if (this.stopping) {
+      this.metrics.connectionsRejected.inc({ reason: 'shutting_down' });
+      raw.destroy();
+      return;
+    }
+    this.awaitingHeader.add(raw);
+    raw.on('error', () => {}); // reported through readProxyHeader's rejection or the connection's own handler
+    const timeoutMs = this.config.listen.proxyProtocolTimeoutMs ?? PROXY_HEADER_TIMEOUT_MS;
+    readProxyHeader(raw, mode, timeoutMs).then(({ source, version }) => {
+      if (raw.destroyed) { this.awaitingHeader.delete(raw); return; }
+      if (source) this.log.debug({ client: `${source.address}:${source.port}`, via, proxyProtocol: version, listener: name }, 'PROXY protocol header read');
+      if (!secureContext) { this.awaitingHeader.delete(raw); return this.accept(raw, target, name, source); }
+      // The handshake is bounded like the header (a bare TLSSocket has no handshake timeout of its own, unlike a
+      // tls.Server), and the socket stays tracked until it is a connection, so stop() ends it too.
+      const t = this.config.listen.tls!;
+      const secure = new tls.TLSSocket(raw, {
+        isServer: true, secureContext, requestCert: t.requireClientCert ?? false, rejectUnauthorized: t.requireClientCert ?? false,
+      });
+      const client = source ? `${source.address}:${source.port}` : via;
+      const deadline = setTimeout(() => onFail(new Error(`no TLS handshake within ${timeoutMs} ms after the PROXY header`)), timeoutMs);
+      deadline.unref();
+      const onFail = (err: Error) => {
+        clearTimeout(deadline);
+        this.awaitingHeader.delete(raw);
+        this.metrics.connectionErrors.inc({ reason: 'tls_handshake' });
+        this.log.warn({ listener: name, client, via, reason: err.message }, 'TLS handshake with client failed');
+        secure.destroy();
+        raw.destroy();
+      };
+      secure.once('error', onFail);
+      secure.once('secure', () => {
+        clearTimeout(deadline);
+        // A bare TLSSocket does not enforce client certificates as tls.Server does: check it here.
+        if ((t.requireClientCert ?? false) && !secure.authorized) return onFail(new Error(`client certificate refused: ${String(secure.authorizationError)}`));
+        secure.removeListener('error', onFail);
+        this.awaitingHeader.delete(raw);
+        this.accept(secure, target, name, source);
+      });
+    }, (err: Error) => {
+      this.awaitingHeader.delete(raw);
+      const reason = err instanceof ProxyHeaderError ? err.reason : 'proxy_protocol_malformed';
+      this.metrics.connectionsRejected.inc({ reason });
+      this.log.warn({ listener: name, via, reason: err.message }, 'connection refused: PROXY protocol header');
+      raw.destroy();
+    });
+  }
+
+  private accept(socket: Socket, target: Target, name: string, source?: ProxiedAddress): void {
+    // Behind a balancer speaking the PROXY protocol, the client is the one its header names, for limits as for events.
+    const addr = source?.address ?? socket.remoteAddress ?? 'unknown';
+    const port = source?.port ?? socket.remotePort;
     const { maxConnections, maxConnectionsPerAddress } = this.config.limits;
     const reject = (reason: string, label: string) => {
       this.metrics.connectionsRejected.inc({ reason: label });
-      this.log.warn({ client: `${addr}:${socket.remotePort}`, reason }, 'connection refused');
+      this.log.warn({ client: `${addr}:${port}`, reason }, 'connection refused');
       socket.destroy();
     };
+    if (this.sni) {
+      const servername = (socket as tls.TLSSocket).servername;
+      const routed = this.sni.route(servername);
+      if (!routed) {
+        return reject(`TLS server name ${JSON.stringify(servername || null)} is not one this proxy serves (${this.sni.describe()}): `
+          + 'bootstrap with the bootstrap name (not an IP address), the client takes the broker names from metadata', 'sni_unknown_host');
+      }
+      target = routed;
+      name = routed.kind === 'bootstrap' ? 'bootstrap' : `broker-${routed.nodeId}`;
+    }
     if (this.stopping) return reject('proxy is shutting down', 'shutting_down');
     if (this.connections.size >= maxConnections) return reject(`limits.maxConnections (${maxConnections}) reached`, 'max_connections');
     const n = this.perAddress.get(addr) ?? 0;
     if (n >= maxConnectionsPerAddress) return reject(`limits.maxConnectionsPerAddress (${maxConnectionsPerAddress}) reached for ${addr}`, 'max_per_address');
     this.perAddress.set(addr, n + 1);
-    const conn = new ProxyConnection(this, socket, target, name);
+    const conn = new ProxyConnection(this, socket, target, name, source);
     this.connections.add(conn);
     this.metrics.connectionsActive.inc({ listener: target.kind });
     this.metrics.connectionsTotal.inc({ listener: target.kind });
@@ -230,6 +323,8 @@ export class ProxyServer implements ProxyContext {
     return this.auditor.wants ? this.auditor.wants(apiKey) : !DATA_API_KEYS.has(apiKey);
   }
 
+  auditDenials(): boolean { return this.auditor?.auditsDenials?.() ?? false; }
+
   auditAdmission(ops: readonly AuditOperation[]): string | undefined { return this.auditor?.admission?.(ops); }
 
   writeAheadFor(apiKey: number): boolean { return this.auditor?.writeAheadFor?.(apiKey) ?? false; }
@@ -256,6 +351,7 @@ export class ProxyServer implements ProxyContext {
     if (this.stopping) return;
     this.stopping = true;
     for (const s of this.listeners.values()) s.close();
+    for (const s of this.awaitingHeader) s.destroy();
     const deadline = Date.now() + this.config.shutdown.drainTimeoutMs;
     while (Date.now() < deadline && [...this.connections].some((c) => c.pending > 0)) {
       await new Promise((r) => setTimeout(r, 20));

@@ -83,7 +83,7 @@ describe('a broker killed and restarted behind the proxy', () => {
 
     // The proxy saw the broken connections, but never closed a client connection for a protocol error.
     const errorsMetric = await proxy.metrics.registry.getSingleMetric('kafka_proxy_connection_errors_total')!.get();
-    const protocolErrors = errorsMetric.values.filter((v) => ['malformed', 'internal_error', 'oversized'].includes(String(v.labels.reason)));
+    const protocolErrors = errorsMetric.values.filter((v) => v.value > 0 && ['malformed', 'internal_error', 'oversized'].includes(String(v.labels.reason)));
     assert.deepEqual(protocolErrors, [], JSON.stringify(errorsMetric.values));
     assert.ok(acked.length >= 600);
   });

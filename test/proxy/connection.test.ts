@@ -58,7 +58,7 @@ interface Harness {
 }
 
 async function harness(opts: {
-  config?: (c: ProxyConfig) => void; writeAhead?: boolean; intend?: (ops: AuditOperation[]) => Promise<string>; admission?: () => string | undefined;
+  config?: (c: ProxyConfig) => void; writeAhead?: boolean; denials?: boolean; intend?: (ops: AuditOperation[]) => Promise<string>; admission?: () => string | undefined;
 } = {}): Promise<Harness> {
   const config = structuredClone(DEFAULTS);
   opts.config?.(config);
@@ -77,6 +77,7 @@ async function harness(opts: {
     connectUpstream: async () => proxyBrokerSide as unknown as Socket,
     audit: (op) => { audited.push(op); },
     auditEnabled: (apiKey) => apiKey !== 0 && apiKey !== 1,
+    auditDenials: () => opts.denials ?? false,
     writeAheadFor: () => opts.writeAhead ?? false,
     intend: opts.intend ?? (async () => 'intent-1'),
     auditOutcome: (intent, ops) => { outcomes.push({ intent, ops }); },
@@ -250,4 +251,72 @@ test('ShareFetch: the brokers its response names (NodeEndpoints) are rewritten t
   const answer = decodeMessage(apiSchema(78)!.response, 1, h.client.bytes.subarray(9));
   assert.deepEqual(answer.NodeEndpoints.map((e: Decoded) => [e.NodeId, e.Host, e.Port]), [[2, '127.0.0.1', 9202]]);
   h.conn.close('test over');
+});
+
+test('trailing bytes after a complete body (librdkafka\'s doubled tag byte): audited as decoded, forwarded whole, counted', async () => {
+  const h = await harness();
+  // AlterUserScramCredentials v0 (flexible): librdkafka writes the body's final tagged-fields byte twice.
+  const exact = kafkaRequest(51, 0, 3, { Deletions: [{ Name: 'alice', Mechanism: 1 }], Upsertions: [] });
+  const req = sizePrefixed(exact.subarray(4), Buffer.from([0]));
+  h.client.write(req);
+  await until(() => h.broker.bytes.length === req.length, 'the request at the broker');
+  assert.deepEqual(h.broker.bytes, req, 'forwarded byte for byte, the extra byte included');
+  h.broker.write(sizePrefixed(Buffer.from([0, 0, 0, 3, 0]), encodeMessage(apiSchema(51)!.response, 0, {
+    ThrottleTimeMs: 0, Results: [{ User: 'alice', ErrorCode: 0, ErrorMessage: null }],
+  })));
+  await until(() => h.outcomes.length === 1, 'the outcome');
+  assert.deepEqual(h.outcomes[0].ops.map((o) => [o.method, o.resource.name, o.result.errorCode]), [['AlterUserScramCredentials', 'alice', 0]]);
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_request_trailing_bytes_total', { api: 'AlterUserScramCredentials', version: '0' }), 1);
+  h.conn.close('test over');
+});
+
+test('ApiVersions above the known versions is answered by the proxy with UNSUPPORTED_VERSION and its own range, not forwarded', async () => {
+  const h = await harness();
+  const max = Number(apiSchema(18)!.request.validVersions.split('-')[1]);
+  // A v(max+1) request: header v2 (ApiVersions is flexible from v3), a body the proxy cannot know.
+  const id = Buffer.alloc(10);
+  id.writeInt16BE(18, 0); id.writeInt16BE(max + 1, 2); id.writeInt32BE(77, 4); id.writeInt16BE(-1, 8);
+  h.client.write(sizePrefixed(id, Buffer.from([0, 2, 0x61, 2, 0x31, 0, 0])));
+  await until(() => h.client.bytes.length > 0, 'the answer');
+  assert.equal(h.broker.bytes.length, 0, 'nothing reached the broker');
+  const [frame] = frames(h.client.bytes);
+  assert.equal(frame.readInt32BE(4), 77, 'correlation id');
+  const body = decodeMessage(apiSchema(18)!.response, 0, frame.subarray(8));
+  assert.equal(body.ErrorCode, 35, 'UNSUPPORTED_VERSION');
+  assert.deepEqual(body.ApiKeys.map((k: Decoded) => [k.ApiKey, k.MinVersion, k.MaxVersion]), [[18, 0, max]]);
+  // The client retries at a known version: that one goes to the broker.
+  const retry = kafkaRequest(18, max, 78, { ClientSoftwareName: 'a', ClientSoftwareVersion: '1' });
+  h.client.write(retry);
+  await until(() => h.broker.bytes.length === retry.length, 'the retry at the broker');
+  h.conn.close('test over');
+});
+
+test('SASL: a client that leaves right after its SaslAuthenticate still gets the broker\'s verdict audited; with none, "closed by the client"', async () => {
+  for (const brokerAnswers of [true, false]) {
+    const h = await harness({ config: (c) => { c.listen.securityProtocol = 'SASL_PLAINTEXT'; } });
+    h.client.write(kafkaRequest(17, 1, 1, { Mechanism: 'PLAIN' }));
+    await until(() => h.broker.bytes.length > 0, 'the handshake at the broker');
+    h.broker.write(response(17, 1, 1, { ErrorCode: 0, Mechanisms: ['PLAIN'] }));
+    h.client.write(kafkaRequest(36, 1, 2, { AuthBytes: Buffer.from('\u0000bob\u0000a-guess') }));
+    await until(() => correlationIds(h.broker.bytes, true).length === 2, 'the SaslAuthenticate at the broker');
+    h.client.peer.destroy(); // the client's socket closes before the broker answered
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(h.audited.filter((o) => o.method === 'Authentication').length, 0, 'no verdict recorded before the broker gave one');
+    if (brokerAnswers) {
+      h.broker.write(response(36, 1, 2, { ErrorCode: 58, ErrorMessage: 'Authentication failed: Invalid username or password', AuthBytes: Buffer.alloc(0), SessionLifetimeMs: 0n }));
+    }
+    const alive = setInterval(() => undefined, 100); // the proxy's wait is an unref'd timer; keep this test's loop alive
+    await h.closed;
+    clearInterval(alive);
+    const logins = h.audited.filter((o) => o.method === 'Authentication');
+    assert.equal(logins.length, 1);
+    assert.equal(logins[0].connection?.principal, 'User:bob');
+    assert.deepEqual([logins[0].clientId, logins[0].correlationId], ['raw-test', 2], 'the login names its SaslAuthenticate request');
+    if (brokerAnswers) {
+      assert.deepEqual([logins[0].result.errorCode, logins[0].result.errorName], [58, 'SASL_AUTHENTICATION_FAILED']);
+    } else {
+      assert.equal(logins[0].result.errorCode, undefined);
+      assert.match(logins[0].result.message ?? '', /closed by the client during SASL authentication/);
+    }
+  }
 });

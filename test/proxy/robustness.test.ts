@@ -200,27 +200,41 @@ describe('robustness of the proxy against broken and hostile clients', () => {
     fresh.destroy();
   });
 
-  test('an audited request the proxy cannot decode is not forwarded, although the broker would accept it', async () => {
-    // Kafka ignores bytes after a request body; the proxy's decoder does not. Forwarding such a CreateTopics would
-    // create a topic with no audit event, so the proxy closes the connection instead.
+  test('bytes after a complete audited request body: the broker ignores them, so the proxy audits what it executes; a body that does not decode is refused', async () => {
+    // Kafka reads a request's body and ignores what follows (librdkafka writes some requests' last byte twice). The
+    // proxy reads it the same way: audited as decoded, forwarded whole, counted.
     const name = (where: string) => `trailing-${where}-${Date.now()}`;
     const trailing = (topicName: string) => requestFrame(19, 7, 42, Buffer.concat([createTopicsBody(topicName), Buffer.from([0])]), { flexible: true });
 
-    const viaProxy = name('proxy');
-    const opsBefore = proxy.auditor.ops.length;
-    await expectClosedByProxy(trailing(viaProxy), 'malformed', /1 trailing bytes after the body\); not forwarded, as it could not be audited/);
-    assert.equal(proxy.auditor.ops.length, opsBefore);
-
-    // Directly, the broker accepts the same bytes and creates the topic: the frame the proxy refused was not harmless.
+    // Directly, the broker accepts these bytes and creates the topic (the premise).
     const direct = name('direct');
     const raw = await RawConnection.open(cluster.brokers[0].plainPort);
     raw.write(trailing(direct));
-    const response = await raw.nextFrame();
+    assert.equal((await raw.nextFrame()).readInt32BE(0), 42);
     raw.destroy();
-    assert.equal(response.readInt32BE(0), 42);
     await waitFor(async () => (await admin.listTopics()).includes(direct), 15_000, `topic ${direct} created directly`);
-    assert.ok(!(await admin.listTopics()).includes(viaProxy), 'the refused request must not have reached the broker');
     await admin.deleteTopics({ topics: [direct] }).catch(() => undefined);
+
+    // Through the proxy: executed, and audited once as what the broker executed.
+    const viaProxy = name('proxy');
+    const before = await metricValue(proxy.metrics, 'kafka_proxy_request_trailing_bytes_total', { api: 'CreateTopics', version: '7' });
+    const c = await RawConnection.open(proxy.server.bootstrapPort);
+    c.write(trailing(viaProxy));
+    assert.equal((await c.nextFrame()).readInt32BE(0), 42);
+    c.destroy();
+    await waitFor(async () => (await admin.listTopics()).includes(viaProxy), 15_000, `topic ${viaProxy} created through the proxy`);
+    const ops = proxy.auditor.ops.filter((o) => o.method === 'CreateTopics' && o.resource.name === viaProxy);
+    assert.deepEqual(ops.map((o) => o.result.errorCode), [0], 'one event, success');
+    assert.equal(await metricValue(proxy.metrics, 'kafka_proxy_request_trailing_bytes_total', { api: 'CreateTopics', version: '7' }), before + 1);
+    await admin.deleteTopics({ topics: [viaProxy] }).catch(() => undefined);
+
+    // A body cut short does not decode: not forwarded, as it could not be audited.
+    const cut = name('cut');
+    const body = createTopicsBody(cut);
+    const opsBefore = proxy.auditor.ops.length;
+    await expectClosedByProxy(requestFrame(19, 7, 44, body.subarray(0, body.length - 3), { flexible: true }), 'malformed', /not forwarded, as it could not be audited/);
+    assert.equal(proxy.auditor.ops.length, opsBefore);
+    assert.ok(!(await admin.listTopics()).includes(cut), 'the refused request must not have reached the broker');
 
     // A well-formed CreateTopics through the proxy is forwarded and audited as usual (the check above is not a blanket refusal).
     const good = name('good');

@@ -49,6 +49,28 @@ export const offsetDelete = defineApi({
   refusal: () => ({ Topics: [] }),
 });
 
+/**
+ * Committed consumer offsets (consume category: audited when the rules switch it on; `first-per-connection` keeps
+ * one event per group and connection). A commit from outside the group's membership (no generation, no member:
+ * `kafka-consumer-groups --reset-offsets`, AdminClient.alterConsumerGroupOffsets, or a consumer that assigns its
+ * partitions itself) says so in `groupMember: false`; an offset reset comes on a connection of its own, so it is
+ * always among the events kept.
+ */
+export const offsetCommit = defineApi({
+  apiKey: API_KEY.OffsetCommit,
+  category: 'consume',
+  operations(b, req, res) {
+    const groupMember = (req.GenerationIdOrMemberEpoch ?? -1) >= 0 || (req.MemberId ?? '') !== '';
+    const details = {
+      groupMember,
+      topics: req.Topics.map((t) => ({
+        topic: t.Name, partitions: t.Partitions.map((p) => ({ partition: p.PartitionIndex, offset: int64(p.CommittedOffset) })),
+      })),
+    };
+    b.add({ type: 'Group', name: req.GroupId }, 'Read', res ? firstError(res.Topics.flatMap((t) => t.Partitions)) : { code: undefined }, details);
+  },
+});
+
 export const alterShareGroupOffsets = defineApi({
   apiKey: API_KEY.AlterShareGroupOffsets,
   category: 'management',

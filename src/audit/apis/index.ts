@@ -12,7 +12,8 @@ import { alterPartitionReassignments, electLeaders, genericManagementApi, metada
 import { alterUserScramCredentials, createDelegationToken, expireDelegationToken, renewDelegationToken } from './credentials.js';
 import { fetch, produce } from './data.js';
 import {
-  alterShareGroupOffsets, deleteGroups, deleteShareGroupOffsets, describeGroups, describeShareGroupOffsets, listGroups, offsetDelete, shareGroupDescribe,
+  alterShareGroupOffsets, deleteGroups, deleteShareGroupOffsets, describeGroups, describeShareGroupOffsets, listGroups, offsetCommit, offsetDelete,
+  shareGroupDescribe,
 } from './groups.js';
 import { createPartitions, createTopics, deleteRecords, deleteTopics } from './topics.js';
 
@@ -24,18 +25,18 @@ export const AUDITED_APIS: readonly AuditedApi[] = [
   createAcls, deleteAcls, describeAcls,
   alterConfigs, incrementalAlterConfigs, describeConfigs, alterClientQuotas,
   alterUserScramCredentials, createDelegationToken, renewDelegationToken, expireDelegationToken,
-  produce, fetch,
+  produce, fetch, offsetCommit,
 ];
 
 // ------------------------------------------------------------------------------------------------------------
 // Categories of the APIs without a descriptor (descriptors say their own)
 
 const AUTHENTICATION_KEYS = new Set<number>([17, 36]); // SaslHandshake, SaslAuthenticate
-/** Writing records: Produce and the transactional producer's calls. */
-const PRODUCE_KEYS = new Set<number>([0, 22, 24, 26]); // Produce, InitProducerId, AddPartitionsToTxn, EndTxn
+/** Writing records: Produce and every call of the transactional producer (its consumed offsets included). */
+const PRODUCE_KEYS = new Set<number>([0, 22, 24, 25, 26, 28]); // Produce, InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit
 /** Reading records and consumer/share/streams group membership and offsets. */
 const CONSUME_KEYS = new Set<number>([
-  1, 2, 8, 9, 11, 12, 13, 14, 23, 25, 28, // Fetch, ListOffsets, OffsetCommit, OffsetFetch, Join/Heartbeat/Leave/SyncGroup, OffsetForLeaderEpoch, AddOffsetsToTxn, TxnOffsetCommit
+  1, 2, 8, 9, 11, 12, 13, 14, 23, // Fetch, ListOffsets, OffsetCommit, OffsetFetch, Join/Heartbeat/Leave/SyncGroup, OffsetForLeaderEpoch
   68, 76, 78, 79, 88, // ConsumerGroupHeartbeat, ShareGroupHeartbeat, ShareFetch, ShareAcknowledge, StreamsGroupHeartbeat
 ]);
 /** Read-only admin and discovery APIs, and client telemetry (KIP-714: clients push their own metrics). */

@@ -1,14 +1,17 @@
 /**
  * Broker addresses, rewritten to the proxy's so clients stay on the proxy: Metadata, FindCoordinator (v0-3 and
- * v4+), DescribeCluster, the leader hints (KIP-951 NodeEndpoints) of Produce v10+ / Fetch v16+ responses, which
- * stream through (see leader-hints.ts) unless the audit decodes them, and the NodeEndpoints of ShareFetch and
- * ShareAcknowledge responses (KIP-932; a field of every version there, so those responses are decoded). Which
- * responses carry NodeEndpoints is protocol/facts.ts's. The cluster id is learned on the way. A response naming a
- * broker the proxy had not seen is held until that broker's new listener is bound.
+ * v4+), DescribeCluster, the leader hints (KIP-951 NodeEndpoints) of Produce v10+ / Fetch v16+ responses and the
+ * NodeEndpoints of ShareFetch responses (KIP-932: a regular field after the records), which stream through (see
+ * leader-hints.ts) unless another interceptor decodes them, and the NodeEndpoints of ShareAcknowledge responses,
+ * which are decoded: they carry no records (a few hundred bytes), and decoded whole they keep endpoints a longer
+ * proxy address does not fit in place (streamed, those would be dropped). Which responses carry NodeEndpoints is
+ * protocol/facts.ts's. The cluster id is learned on the way. A response naming a broker the proxy had not seen is
+ * held until that broker's new listener is bound.
  */
 import type { Decoded } from '../../../protocol/codec.js';
 import { carriesNodeEndpoints, LEADER_HINTS_FROM } from '../../../protocol/facts.js';
 import { API_KEY, apiSchema, type ApiKeyWithSchema, type ResponseOf } from '../../../protocol/registry.js';
+import { inRange } from '../../../protocol/schema.js';
 import type { ConnectionControl, Exchange, Interceptor, ResponseStream } from '../interceptor.js';
 import { LeaderHintScan } from '../leader-hints.js';
 import { rewriteDescribeCluster, rewriteFindCoordinator, rewriteMetadata, rewriteNodeEndpoints } from '../rewrite.js';
@@ -19,13 +22,24 @@ const typed = <K extends ApiKeyWithSchema>(_apiKey: K, body: Decoded) => body as
 const ADDRESSES = new Set<number>([API_KEY.Metadata, API_KEY.FindCoordinator, API_KEY.DescribeCluster]);
 /** Share-group data APIs whose responses name brokers in a (non-tagged) NodeEndpoints field. */
 const SHARE_ENDPOINTS = new Set<number>([API_KEY.ShareFetch, API_KEY.ShareAcknowledge]);
+const SHARE_FETCH_VERSIONS = apiSchema(API_KEY.ShareFetch)!.response.validVersions;
+
+/**
+ * Whether a response with a (non-tagged) NodeEndpoints field streams: ShareFetch, whose records can run to
+ * fetch.max.bytes, in the versions whose layout the schema knows (another version is decoded, as before: it does
+ * not decode, so it is reported and passes as it came).
+ */
+function streamsEndpoints(apiKey: number, apiVersion: number): boolean {
+  return apiKey === API_KEY.ShareFetch && inRange(apiVersion, SHARE_FETCH_VERSIONS) && carriesNodeEndpoints(apiKey, apiVersion);
+}
 
 export class AddressRewriter implements Interceptor {
   constructor(private readonly conn: ConnectionControl) {}
 
   decodeResponse(ex: Exchange): boolean {
     const { apiKey, apiVersion } = ex.header;
-    return ADDRESSES.has(apiKey) || (SHARE_ENDPOINTS.has(apiKey) && carriesNodeEndpoints(apiKey, apiVersion));
+    return ADDRESSES.has(apiKey)
+      || (SHARE_ENDPOINTS.has(apiKey) && carriesNodeEndpoints(apiKey, apiVersion) && !streamsEndpoints(apiKey, apiVersion));
   }
 
   onResponse(ex: Exchange, body: Decoded | undefined): boolean {
@@ -59,7 +73,8 @@ export class AddressRewriter implements Interceptor {
   streamResponse(ex: Exchange, size: number): ResponseStream | undefined {
     const { apiKey, apiVersion } = ex.header;
     const from = LEADER_HINTS_FROM[apiKey];
-    if (from === undefined || apiVersion < from) return undefined;
+    const streamed = from !== undefined ? apiVersion >= from : streamsEndpoints(apiKey, apiVersion);
+    if (!streamed) return undefined;
     const report = (err: Error) => this.conn.reportUndecodable(apiKey, apiVersion, 'response', err);
     const scan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, this.conn.ctx.brokers, report);
     return {

@@ -9,7 +9,7 @@
  */
 import type { Decoded } from '../../../protocol/codec.js';
 import { API_KEY, apiSchema } from '../../../protocol/registry.js';
-import { auditedApi, extractOperations } from '../../audit/extract.js';
+import { auditedApi, extractOperations, type ExtractContext } from '../../audit/extract.js';
 import type { AuditOperation } from '../../audit/operation.js';
 import { FrameError } from '../frame-reader.js';
 import type { ConnectionControl, DecodeNeed, Exchange, Interceptor, RequestVerdict } from '../interceptor.js';
@@ -17,6 +17,16 @@ import type { SaslInterceptor } from './sasl.js';
 
 /** Topics reported per connection for Metadata auto-creation requests, at most (clients ask again and again). */
 const AUTO_CREATE_REPORTED_MAX = 1000;
+
+/** What an extractor is told about the exchange: who, when, on which cluster, and the topic ids seen so far. */
+export function extractContext(conn: ConnectionControl, ex: Exchange): ExtractContext {
+  const { ctx, info } = conn;
+  return {
+    apiVersion: ex.header.apiVersion, correlationId: ex.header.correlationId, clientId: ex.header.clientId,
+    connection: { ...info }, timeMs: Date.now() - Math.round(performance.now() - ex.receivedAt), clusterId: ctx.clusterId(),
+    topicName: (id) => ctx.topicIds.get(id),
+  };
+}
 
 export class AuditInterceptor implements Interceptor {
   /** Topics whose auto-creation request this connection already reported (see apis/cluster.ts metadataAutoCreate). */
@@ -85,17 +95,14 @@ export class AuditInterceptor implements Interceptor {
 
   /** The audit operations of a request and its response (undefined: none came). */
   private operations(ex: Exchange, response: Decoded | undefined): AuditOperation[] {
-    const { ctx, info } = this.conn;
-    return extractOperations(ex.header.apiKey, ex.request!, response, {
-      apiVersion: ex.header.apiVersion, correlationId: ex.header.correlationId, clientId: ex.header.clientId,
-      connection: { ...info }, timeMs: Date.now() - Math.round(performance.now() - ex.receivedAt), clusterId: ctx.clusterId(),
-      topicName: (id) => ctx.topicIds.get(id),
-    });
+    return extractOperations(ex.header.apiKey, ex.request!, response, extractContext(this.conn, ex));
   }
 
   private record(ex: Exchange, response: Decoded | undefined, message: string | undefined, replace = false): void {
-    // Decoded for the audit (a rule change since does not drop it: it may have been written ahead).
+    // Audited when the rules want this API, or when it was written ahead (a rule change since does not drop it). A
+    // request decoded for another interceptor only (the denials' walk) is not this one's to record.
     if (!ex.request || !auditedApi(ex.header.apiKey)) return;
+    if (!ex.audit && !this.conn.ctx.auditEnabled(ex.header.apiKey)) return;
     let ops: AuditOperation[];
     try {
       ops = this.operations(ex, response);

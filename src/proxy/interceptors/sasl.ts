@@ -16,7 +16,7 @@ import { kafkaError } from '../../../protocol/errors.js';
 import { API_KEY } from '../../../protocol/registry.js';
 import { mechanismLabel } from '../../metrics.js';
 import { FrameError } from '../frame-reader.js';
-import type { ConnectionControl, DecodeNeed, Exchange, Interceptor, RequestVerdict } from '../interceptor.js';
+import type { CloseSide, ConnectionControl, DecodeNeed, Exchange, Interceptor, RequestVerdict } from '../interceptor.js';
 import { SaslObserver, type AuthOutcome } from '../sasl-observer.js';
 
 /** SASL mechanisms whose v0 (raw token) exchange the proxy can follow to its end; others are refused on v0. */
@@ -32,6 +32,8 @@ export class SaslInterceptor implements Interceptor {
   private authenticated = false;
   /** Authenticated, but the proxy cannot tell as whom. */
   principalUnknown = false;
+  /** The SASL request the login's event refers to (raw v0 tokens have no header: the handshake's). */
+  private lastRequest: { clientId: string | null; correlationId: number; apiKey: number; apiVersion: number } | undefined;
   private readonly saslListener: boolean;
 
   constructor(private readonly conn: ConnectionControl) {
@@ -58,6 +60,7 @@ export class SaslInterceptor implements Interceptor {
   onRequest(ex: Exchange): RequestVerdict {
     const request = ex.request!;
     const { apiKey, apiVersion } = ex.header;
+    if (isSasl(apiKey)) this.lastRequest = { clientId: ex.header.clientId, correlationId: ex.header.correlationId, apiKey, apiVersion };
     if (apiKey === API_KEY.SaslHandshake) {
       if (apiVersion === 0 && !V0_FOLLOWABLE.test(request.Mechanism ?? '')) {
         return {
@@ -115,8 +118,11 @@ export class SaslInterceptor implements Interceptor {
   /** The raw token went on to the client: client reads resume. */
   onRawServerTokenSent(): void { this.answered(); }
 
-  onClose(): void {
-    this.emit(this.observer.onConnectionClosed());
+  /** A SASL request (or raw token) went to the broker and its answer has not come back yet. */
+  get verdictPending(): boolean { return this.awaitingAnswer; }
+
+  onClose(by: CloseSide): void {
+    this.emit(this.observer.onConnectionClosed(by));
   }
 
   private awaitAnswer(): void {
@@ -151,7 +157,7 @@ export class SaslInterceptor implements Interceptor {
     info.principalClaimed = outcome.claimed || undefined;
     const e = outcome.errorCode !== undefined ? kafkaError(outcome.errorCode) : undefined;
     ctx.audit({
-      category: 'authentication', method: 'Authentication', connection: { ...info, principal },
+      category: 'authentication', method: 'Authentication', connection: { ...info, principal }, ...this.lastRequest,
       resource: { type: 'Cluster', name: ctx.clusterId() }, operation: 'Authenticate',
       result: { errorCode: outcome.errorCode ?? (outcome.success ? 0 : undefined), errorName: outcome.success ? 'NONE' : e?.name, message: outcome.message },
       details: {

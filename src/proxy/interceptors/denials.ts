@@ -1,0 +1,34 @@
+/**
+ * Authorization denials of APIs the audit has no descriptor for (src/audit/denials.ts): with `authorize-denied: on`
+ * their requests and answers are decoded (optionally: a frame that does not decode still goes on, it executes
+ * nothing the audit records) and each denied resource becomes an authorization event. Denials are not written
+ * ahead: the broker executed nothing.
+ */
+import type { Decoded } from '../../../protocol/codec.js';
+import { denialsWalked, extractDenials } from '../../audit/denials.js';
+import type { ConnectionControl, DecodeNeed, Exchange, Interceptor } from '../interceptor.js';
+import { extractContext } from './audit.js';
+
+export class DenialsInterceptor implements Interceptor {
+  constructor(private readonly conn: ConnectionControl) {}
+
+  private wanted(apiKey: number): boolean {
+    const { ctx } = this.conn;
+    return ctx.auditDenials() && denialsWalked(apiKey, (k) => ctx.auditEnabled(k));
+  }
+
+  decodeRequest(apiKey: number): DecodeNeed { return this.wanted(apiKey) ? 'optional' : undefined; }
+
+  decodeResponse(ex: Exchange): boolean { return this.wanted(ex.header.apiKey); }
+
+  onResponse(ex: Exchange, body: Decoded | undefined): boolean {
+    if (body === undefined || !this.wanted(ex.header.apiKey)) return false;
+    try {
+      for (const op of extractDenials(ex.header.apiKey, ex.request, body, extractContext(this.conn, ex))) this.conn.ctx.audit(op);
+    } catch (err) {
+      this.conn.log.error({ err, api: ex.apiName }, 'authorization denials could not be extracted');
+      this.conn.ctx.metrics.auditDropped.inc({ reason: 'extract_error' });
+    }
+    return false;
+  }
+}
