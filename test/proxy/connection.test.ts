@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
@@ -20,30 +19,8 @@ import type { ProxyContext } from '../../src/proxy/context.js';
 import { TopicIdMap } from '../../src/proxy/topic-ids.js';
 import { kafkaRequest, sizePrefixed } from '../harness/raw.js';
 import { metricValue } from '../harness/proxy.js';
+import { MemorySocket, socketPair } from '../harness/memory-socket.js';
 
-/** One end of an in-memory socket pair: what is written to it comes out of its peer. */
-class MemorySocket extends Duplex {
-  peer!: MemorySocket;
-  readonly remoteAddress = '127.0.0.1';
-  readonly remotePort = 40000;
-  /** Everything this end received, in order. */
-  received: Buffer[] = [];
-  constructor(private readonly collect: boolean) { super(); if (collect) this.on('data', (c: Buffer) => this.received.push(c)); }
-  _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void { this.peer.push(Buffer.from(chunk)); cb(); }
-  _read(): void { /* pushed by the peer */ }
-  _final(cb: () => void): void { this.peer.push(null); cb(); }
-  setNoDelay(): this { return this; }
-  setTimeout(): this { return this; }
-  destroySoon(): void { this.end(); }
-  get bytes(): Buffer { return Buffer.concat(this.received); }
-}
-
-function pair(): [MemorySocket, MemorySocket] {
-  const a = new MemorySocket(true);
-  const b = new MemorySocket(true);
-  a.peer = b; b.peer = a;
-  return [a, b];
-}
 
 interface Harness {
   conn: ProxyConnection;
@@ -63,8 +40,8 @@ async function harness(opts: {
   const config = structuredClone(DEFAULTS);
   opts.config?.(config);
   const metrics = new ProxyMetrics({ collectDefault: false });
-  const [clientEnd, proxyClientSide] = pair();
-  const [proxyBrokerSide, brokerEnd] = pair();
+  const [clientEnd, proxyClientSide] = socketPair();
+  const [proxyBrokerSide, brokerEnd] = socketPair();
   const outcomes: Harness['outcomes'] = [];
   const audited: AuditOperation[] = [];
   let closedResolve!: () => void;

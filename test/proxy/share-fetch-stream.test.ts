@@ -8,7 +8,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { decodeMessage, encodeMessage, UNKNOWN_TAGS, type Decoded } from '../../protocol/codec.js';
@@ -25,6 +24,7 @@ import { LeaderHintScan } from '../../src/proxy/leader-hints.js';
 import { TopicIdMap } from '../../src/proxy/topic-ids.js';
 import { kafkaRequest } from '../harness/raw.js';
 import { metricValue } from '../harness/proxy.js';
+import { MemorySocket, socketPair } from '../harness/memory-socket.js';
 
 const V = 1;
 const PROXY_PORT_BASE = 30000;
@@ -239,35 +239,13 @@ describe('ShareFetch responses streamed: NodeEndpoints rewritten in place', () =
 });
 
 // -------------------------------------------------------------------------------------------------------------
-// Through a connection: in-memory sockets for the client and the broker (as test/proxy/connection.test.ts).
-
-class MemorySocket extends Duplex {
-  peer!: MemorySocket;
-  readonly remoteAddress = '127.0.0.1';
-  readonly remotePort = 40000;
-  received: Buffer[] = [];
-  constructor() { super(); this.on('data', (c: Buffer) => this.received.push(c)); }
-  _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void { this.peer.push(Buffer.from(chunk)); cb(); }
-  _read(): void { /* pushed by the peer */ }
-  _final(cb: () => void): void { this.peer.push(null); cb(); }
-  setNoDelay(): this { return this; }
-  setTimeout(): this { return this; }
-  destroySoon(): void { this.end(); }
-  get bytes(): Buffer { return Buffer.concat(this.received); }
-}
-
-function pair(): [MemorySocket, MemorySocket] {
-  const a = new MemorySocket();
-  const b = new MemorySocket();
-  a.peer = b; b.peer = a;
-  return [a, b];
-}
+// Through a connection: in-memory sockets for the client and the broker (test/harness/memory-socket.ts).
 
 async function connection() {
   const config = structuredClone(DEFAULTS);
   const metrics = new ProxyMetrics({ collectDefault: false });
-  const [client, proxyClientSide] = pair();
-  const [proxyBrokerSide, broker] = pair();
+  const [client, proxyClientSide] = socketPair();
+  const [proxyBrokerSide, broker] = socketPair();
   const ctx: ProxyContext = {
     config, log: pino({ level: 'silent' }), metrics,
     brokers: new BrokerMap('127.0.0.1', 9200, { openBrokerListener: () => undefined }),
