@@ -303,7 +303,7 @@ if (idle.length > 0) {
   out();
   for (const t of [...new Set(idle.map((r) => r.target))]) {
     const r = idle.find((x) => x.target === t)!;
-    out(`Idle CPU of the ${t} process (10 warm-up connections open, measured over ${r.settleSeconds} s after a quiet 30 s): ${r.idleCpuMsPerSec.toFixed(1)} ms per second.`);
+    out(`Idle CPU of the ${t} process (10 warm-up connections open, measured over ${r.settleSeconds} s after a quiet period, 30 s outside quick mode): ${r.idleCpuMsPerSec.toFixed(1)} ms per second.`);
   }
   out();
   // Between two steps, a fixed part (V8's young generation, if not yet given back) cancels out.
