@@ -160,7 +160,7 @@ export class ProxyServer implements ProxyContext {
    * then, with TLS, does the handshake, then accepts it under the client's address from the header.
    */
   private acceptProxied(raw: Socket, mode: 'required' | 'allowed', target: Target, name: string, secureContext: tls.SecureContext | undefined): void {
-    const via = `${raw.remoteAddress}:${raw.remotePort}`;
+    const via = raw.remoteAddress ? `${raw.remoteAddress}:${raw.remotePort}` : 'unknown (the socket closed at once)';
     if (this.stopping) {
       this.metrics.connectionsRejected.inc({ reason: 'shutting_down' });
       raw.destroy();

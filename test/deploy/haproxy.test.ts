@@ -115,7 +115,11 @@ describe('behind HAProxy (PROXY protocol v2 and v1)', () => {
     assert.ok(clients.length > 0);
     assert.deepEqual(clients.filter((c) => c.startsWith(LB_SOURCE)), []);
     const viaLb = logs.filter((l) => l.msg === 'PROXY protocol header read');
-    assert.ok(viaLb.every((l) => l.via?.startsWith(LB_SOURCE) && l.client?.startsWith('127.0.0.1:')), 'a header log line names HAProxy as the client');
+    // (A socket the balancer resets at once, as kafkajs gives up a connection under load, may have no peer address
+    // left to log as "via": such lines still must not name the balancer as the client.)
+    const viaKnown = (l: { via?: string }) => l.via !== undefined && !l.via.startsWith('unknown');
+    const odd = viaLb.filter((l) => !(l.client?.startsWith('127.0.0.1:') && (!viaKnown(l) || l.via!.startsWith(LB_SOURCE))));
+    assert.deepEqual(odd.map((l) => `client ${l.client} via ${l.via}`), [], 'a header log line names HAProxy as the client');
     const headerClients = new Set(viaLb.map((l) => l.client));
     assert.deepEqual([...mine].filter((c) => !headerClients.has(c)), [], 'client sockets with no PROXY header read for them');
   });
