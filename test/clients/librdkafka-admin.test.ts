@@ -283,6 +283,8 @@ const NOT_AUTHORIZED = /(is not authorized|needs [A-Z_]+ permission)\.$/;
       ok(created);
       const createByAlice = await rdk(ALICE, 'create_acls', { acls: [{ ...bobDescribe, principal: 'User:alice', operation: 'ALL' }] });
       failed(createByAlice, 'CLUSTER_AUTHORIZATION_FAILED');
+      // The binding reaches the broker asked (not the controller) a moment later.
+      await waitFor(async () => (await topicAcls(T)).length > 0, 30_000, 'the ACL bound on the broker asked');
       assert.deepEqual(await topicAcls(T), ['User:bob:8:3'], "bob's DESCRIBE ALLOW only; alice's ALL was not bound");
 
       const described = await rdk(ADMIN, 'describe_acls', { filter: anyAcl });
