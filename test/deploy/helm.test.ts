@@ -3,16 +3,20 @@
  * example values, each rendering checked against the Kubernetes API schemas of the oldest and newest Kubernetes
  * versions in kubernetes-validate (strict: unknown fields are errors), and against the proxy itself: the rendered
  * config.yaml, with the container's KAP_* variables, loads through the real loadConfig, and the ports, probes,
- * spool mount, ServiceMonitor and dashboard agree with it. helm and kubernetes-validate are installed by
- * scripts/setup.sh into .tools/ (see the README's "Kubernetes (Helm)" section).
+ * spool mount, ServiceMonitor and dashboard agree with it. The chart's values.schema.json (which helm applies on
+ * install, upgrade, template and lint) is checked both ways: it describes every key of values.yaml and lets the
+ * defaults, every example and every value its enums allow through to a config the proxy loads, and typical mistakes
+ * (an unknown or misspelled key, a wrong type, a value outside an enum) make `helm template` fail naming the key.
+ * helm and kubernetes-validate are installed by scripts/setup.sh into .tools/ (see the README's "Kubernetes (Helm)"
+ * section).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -20,6 +24,7 @@ const CHART = join(ROOT, 'deploy/helm/kafka-audit-proxy');
 const EXAMPLES = join(ROOT, 'deploy/helm/examples');
 const HELM = join(ROOT, '.tools/bin/helm');
 const VALIDATE = join(ROOT, '.tools/venv/bin/kubernetes-validate');
+const SCHEMA = join(CHART, 'values.schema.json');
 /** Oldest and newest Kubernetes versions the chart is checked against (kubernetes-validate 1.37.0 ships 1.2x-1.37). */
 const KUBERNETES_VERSIONS = ['1.29.0', '1.37.0'];
 
@@ -183,6 +188,24 @@ describe('Helm chart', () => {
     assert.match(r.err, /listeners\.sni needs listeners\.tls/);
   });
 
+  test('mutual TLS to the brokers and to the audit cluster: clientCertificate hands the Secret\'s tls.crt/tls.key to the proxy', () => {
+    tools();
+    const base = ['--set', 'audit.sasl.existingSecret=x', '--set', 'upstream.tls.enabled=true', '--set', 'upstream.tls.secretName=up-tls',
+      '--set', 'audit.tls.enabled=true', '--set', 'audit.tls.secretName=audit-tls'];
+    const off = podConfig(render(base)).config;
+    assert.equal(off.upstream.tls?.ca, '/etc/kafka-audit-proxy/upstream-tls/ca.crt');
+    assert.equal(off.upstream.tls?.cert, undefined, 'no client certificate unless asked for');
+    assert.equal(off.audit.tls?.key, undefined);
+    const on = podConfig(render([...base, '--set', 'upstream.tls.clientCertificate=true', '--set', 'audit.tls.clientCertificate=true']));
+    assert.deepEqual([on.config.upstream.tls?.cert, on.config.upstream.tls?.key],
+      ['/etc/kafka-audit-proxy/upstream-tls/tls.crt', '/etc/kafka-audit-proxy/upstream-tls/tls.key']);
+    assert.deepEqual([on.config.audit.tls?.cert, on.config.audit.tls?.key],
+      ['/etc/kafka-audit-proxy/audit-tls/tls.crt', '/etc/kafka-audit-proxy/audit-tls/tls.key']);
+    // The files are where the config says: the Secrets are mounted at those directories.
+    const mounts = (on.container.volumeMounts as Obj[]).map((m) => m.mountPath);
+    assert.ok(mounts.includes('/etc/kafka-audit-proxy/upstream-tls') && mounts.includes('/etc/kafka-audit-proxy/audit-tls'), JSON.stringify(mounts));
+  });
+
   test('a SASL audit producer without credentials fails at render time, saying what to set', () => {
     tools();
     const r = helmTemplate([]);
@@ -193,5 +216,128 @@ describe('Helm chart', () => {
     assert.equal(secret.stringData.username, 'audit-proxy');
     // The password is only in the Secret, never in config.yaml.
     assert.ok(!one(withCreds, 'ConfigMap').data['config.yaml'].includes('s3cret-pw'));
+  });
+
+  test('values.schema.json describes every key of values.yaml and rejects unknown keys outside the free-form maps', () => {
+    const schema = JSON.parse(readFileSync(SCHEMA, 'utf8')) as Obj;
+    assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+    const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Obj;
+    // Maps whose keys are the user's (proxy settings, Kubernetes objects, labels, annotations): any key goes.
+    const FREE_FORM = new Set(['global', 'config', 'resources', 'affinity', 'nodeSelector', 'podAnnotations', 'podLabels', 'service.annotations',
+      'serviceMonitor.labels', 'grafanaDashboard.labels', 'grafanaDashboard.annotations', 'extraEnv[].valueFrom', 'tolerations[]', 'topologySpreadConstraints[]']);
+    const problems: string[] = [];
+    const walkValues = (v: unknown, s: Obj | undefined, path: string) => {
+      if (!s) { problems.push(`${path}: in values.yaml, not in the schema`); return; }
+      if (!s.description) problems.push(`${path || '(root)'}: no description`);
+      if (v && typeof v === 'object' && !Array.isArray(v) && s.properties) {
+        for (const [k, x] of Object.entries(v)) walkValues(x, s.properties[k], path ? `${path}.${k}` : k);
+      }
+    };
+    walkValues(values, schema, '');
+    const walkSchema = (s: Obj, path: string) => {
+      if (s.type === 'object' && !s.properties && !FREE_FORM.has(path)) problems.push(`${path}: an object with no properties, not a known free-form map`);
+      if (s.properties && s.additionalProperties !== false) problems.push(`${path || '(root)'}: additionalProperties is not false (typos would pass)`);
+      for (const [k, x] of Object.entries((s.properties ?? {}) as Obj)) walkSchema(x, path ? `${path}.${k}` : k);
+      if (s.items) walkSchema(s.items, `${path}[]`);
+      for (const x of (s.anyOf ?? []) as Obj[]) walkSchema(x, path);
+    };
+    walkSchema(schema, '');
+    for (const k of FREE_FORM) {
+      const s = k.split('.').reduce((o: Obj | undefined, p) => (p.endsWith('[]') ? o?.properties?.[p.slice(0, -2)]?.items : o?.properties?.[p]), schema);
+      assert.ok(s && s.type === 'object' && s.additionalProperties !== false, `${k} must stay a free-form map`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test('every example values file is rendered above and passes helm lint --strict with the values schema', () => {
+    tools();
+    const used = new Set(SCENARIOS.flatMap(([, args]) => args.filter((a) => a.startsWith(EXAMPLES))));
+    const examples = readdirSync(EXAMPLES).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(EXAMPLES, f));
+    assert.ok(examples.length >= 3, `examples: ${examples.join(', ')}`);
+    for (const file of examples) {
+      assert.ok(used.has(file), `${file} is not rendered by any scenario of this file: add one`);
+      // The overlays (NLB, SNI) go on top of typical-values.yaml, as their comments say.
+      const layers = file.endsWith('typical-values.yaml') ? [file] : [join(EXAMPLES, 'typical-values.yaml'), file];
+      const r = spawnSync(HELM, ['lint', CHART, '--strict', ...layers.flatMap((f) => ['-f', f])], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${file}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
+  // Each mistake, with otherwise valid values, must stop `helm template` at the schema, naming the key.
+  const MISTAKES: Array<[string, string[] | string, RegExp]> = [
+    ['an unknown top-level key (replicacount)', ['--set', 'replicacount=3'], /at '': additional properties 'replicacount' not allowed/],
+    ['a misspelled nested key (spool.sizee)', ['--set', 'spool.sizee=10Gi'], /at '\/spool': additional properties 'sizee' not allowed/],
+    ['a key under the wrong section (audit.spool.maxBytes)', ['--set', 'audit.spool.maxBytes=1000'], /at '\/audit': additional properties 'spool' not allowed/],
+    ['a misspelled key three levels down (listeners.tls.secretname)', ['--set', 'listeners.tls.secretname=tls'], /at '\/listeners\/tls': additional properties 'secretname' not allowed/],
+    ['a string where a number goes (replicaCount: two)', ['--set', 'replicaCount=two'], /at '\/replicaCount': got string, want integer/],
+    ['a quoted port (listeners.bootstrapPort: "9192")', ['--set-string', 'listeners.bootstrapPort=9192'], /at '\/listeners\/bootstrapPort': got string, want integer/],
+    ['an unquoted off, which YAML reads as false (listeners.proxyProtocol)', 'listeners:\n  proxyProtocol: off\n', /at '\/listeners\/proxyProtocol': got boolean, want string/],
+    ['a numeric image tag (image.tag: 1.0)', 'image:\n  tag: 1.0\n', /at '\/image\/tag': got number, want string/],
+    ['an unknown listener mode (listeners.proxyProtocol: maybe)', ['--set', 'listeners.proxyProtocol=maybe'], /at '\/listeners\/proxyProtocol': value must be one of 'required', 'allowed', 'off'/],
+    ['an unknown security protocol (listeners.securityProtocol: TLS)', ['--set', 'listeners.securityProtocol=TLS'], /at '\/listeners\/securityProtocol': value must be one of 'PLAINTEXT', 'SASL_PLAINTEXT', 'SSL', 'SASL_SSL'/],
+    ['an unknown audit sink (audit.sink: s3)', ['--set', 'audit.sink=s3'], /at '\/audit\/sink': value must be one of 'kafka', 'file'/],
+    ['an unknown fsync policy (spool.fsync: sometimes)', ['--set', 'spool.fsync=sometimes'], /at '\/spool\/fsync': value must be one of 'always', 'never'/],
+    ['an unknown sampling mode (audit.rules.categories.produce: sometimes)', ['--set', 'audit.rules.categories.produce=sometimes'], /at '\/audit\/rules\/categories\/produce'/],
+    ['a non-string annotation (service.annotations)', 'service:\n  annotations:\n    service.beta.kubernetes.io/aws-load-balancer-internal: true\n', /at '\/service\/annotations\/service\.beta\.kubernetes\.io~1aws-load-balancer-internal': got boolean, want string/],
+  ];
+  for (const [what, mistake, expected] of MISTAKES) {
+    test(`values schema: ${what} fails helm template, naming the key`, () => {
+      tools();
+      const dir = mkdtempSync(join(tmpdir(), 'kap-helm-'));
+      try {
+        let args = mistake as string[];
+        if (typeof mistake === 'string') {
+          writeFileSync(join(dir, 'mistake.yaml'), mistake);
+          args = ['-f', join(dir, 'mistake.yaml')];
+        }
+        const r = helmTemplate(['--set', 'audit.sasl.existingSecret=audit-credentials', ...args]);
+        assert.notEqual(r.code, 0, `helm template accepted ${JSON.stringify(mistake)}`);
+        assert.match(r.err, /values don't meet the specifications of the schema\(s\)/);
+        assert.match(r.err, expected);
+      } finally { rmSync(dir, { recursive: true, force: true }); }
+    });
+  }
+
+  test('values schema: every value its enums allow renders, and the proxy loads the resulting config', () => {
+    tools();
+    const schema = JSON.parse(readFileSync(SCHEMA, 'utf8')) as Obj;
+    const enums: Array<[string, unknown[]]> = [];
+    const walk = (s: Obj, path: string) => {
+      if (s.enum) enums.push([path, s.enum as unknown[]]);
+      for (const x of (s.anyOf ?? []) as Obj[]) walk(x, path);
+      for (const [k, x] of Object.entries((s.properties ?? {}) as Obj)) walk(x, path ? `${path}.${k}` : k);
+      // List items (audit.rules.routes[].match.category) cannot be set one key at a time; rules.ts is their check.
+    };
+    walk(schema, '');
+    const paths = enums.map(([p]) => p);
+    for (const p of ['listeners.securityProtocol', 'listeners.proxyProtocol', 'audit.sink', 'audit.failMode', 'audit.writeAhead', 'audit.sasl.mechanism', 'logLevel', 'spool.fsync',
+      'audit.rules.categories.produce', 'service.type']) assert.ok(paths.includes(p), `no enum for ${p}`);
+    let renders = 0;
+    for (const [path, allowed] of enums) {
+      for (const value of allowed) {
+        const docs = render(['--set', 'audit.sasl.existingSecret=audit-credentials', '--set-string', `${path}=${String(value)}`]);
+        const { config } = podConfig(docs);
+        renders++;
+        const proxyKey: Record<string, unknown> = {
+          'listeners.securityProtocol': config.listen.securityProtocol, 'listeners.proxyProtocol': config.listen.proxyProtocol,
+          'audit.sink': config.audit.sink, 'audit.failMode': config.audit.failMode, 'audit.writeAhead': config.audit.writeAhead,
+          'audit.sasl.mechanism': config.audit.sasl?.mechanism ?? '', logLevel: config.log.level, 'spool.fsync': config.audit.spool.fsync,
+        };
+        if (path in proxyKey) assert.equal(proxyKey[path], value, `${path}=${String(value)} reaches config.yaml`);
+      }
+    }
+    assert.ok(renders >= 40, `${renders} renderings`);
+  });
+
+  test('values schema: the free-form maps take any key', () => {
+    tools();
+    const docs = render(['--set', 'audit.sasl.existingSecret=audit-credentials', '--set', 'config.limits.maxConnectionsPerAddress=500',
+      '--set', 'podAnnotations.example\\.com/team=audit', '--set', 'podLabels.team=audit', '--set', 'nodeSelector.disktype=ssd',
+      '--set', 'resources.limits.ephemeral-storage=1Gi', '--set', 'service.annotations.example\\.com/any=x', '--set', 'global.anything=1']);
+    const { config, sts } = podConfig(docs);
+    assert.equal(config.limits.maxConnectionsPerAddress, 500);
+    assert.equal(sts.spec.template.metadata.annotations['example.com/team'], 'audit');
+    assert.equal(sts.spec.template.spec.nodeSelector.disktype, 'ssd');
+    assert.equal(sts.spec.template.spec.containers[0].resources.limits['ephemeral-storage'], '1Gi');
   });
 });

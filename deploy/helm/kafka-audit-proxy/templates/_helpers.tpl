@@ -59,6 +59,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if $v.upstream.tls.enabled -}}
 {{- $utls := dict "ca" "/etc/kafka-audit-proxy/upstream-tls/ca.crt" "rejectUnauthorized" $v.upstream.tls.rejectUnauthorized -}}
 {{- if $v.upstream.tls.servername -}}{{- $_ := set $utls "servername" $v.upstream.tls.servername -}}{{- end -}}
+{{- if $v.upstream.tls.clientCertificate -}}{{- $_ := set $utls "cert" "/etc/kafka-audit-proxy/upstream-tls/tls.crt" -}}{{- $_ := set $utls "key" "/etc/kafka-audit-proxy/upstream-tls/tls.key" -}}{{- end -}}
 {{- $_ := set $upstream "tls" $utls -}}
 {{- end -}}
 {{- $spool := dict "dir" "/var/lib/kafka-audit-proxy" "fsync" $v.spool.fsync "maxBytes" (int64 $v.spool.maxBytes) -}}
@@ -69,6 +70,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if $v.audit.tls.enabled -}}
 {{- $atls := dict "ca" "/etc/kafka-audit-proxy/audit-tls/ca.crt" -}}
 {{- if $v.audit.tls.servername -}}{{- $_ := set $atls "servername" $v.audit.tls.servername -}}{{- end -}}
+{{- if $v.audit.tls.clientCertificate -}}{{- $_ := set $atls "cert" "/etc/kafka-audit-proxy/audit-tls/tls.crt" -}}{{- $_ := set $atls "key" "/etc/kafka-audit-proxy/audit-tls/tls.key" -}}{{- end -}}
 {{- $_ := set $audit "tls" $atls -}}
 {{- end -}}
 {{- if $v.audit.checkpoint.existingSecret -}}
