@@ -183,7 +183,7 @@ export const CONNECTION_REJECT_REASONS = ['max_connections', 'max_per_address', 
  * the sources against this list.
  */
 export const CONNECTION_ERROR_REASONS = ['oversized', 'negative_size', 'malformed', 'unsupported_version', 'too_large_to_audit',
-  'unmatched_response', 'unauthenticated_request', 'sasl_unsupported', 'unknown_principal', 'write_ahead_failed', 'unknown_api',
+  'unmatched_response', 'unauthenticated_request', 'sasl_unsupported', 'unknown_principal', 'write_ahead_failed', 'unknown_api', 'audit_not_durable',
   'partial_frame_timeout', 'client_error', 'upstream_error', 'upstream_unreachable', 'internal_error', 'tls_handshake'] as const;
 /** Values of the reason label of kafka_audit_events_filtered_total (FilterReason of src/audit/rules.ts, and dedupe). */
 export const AUDIT_FILTER_REASONS = ['excluded_principal', 'category_off', 'sampled', 'dedupe'] as const;

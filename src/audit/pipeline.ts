@@ -19,6 +19,7 @@ import type { AuditJournal, OpenIntent } from './journal.js';
 import type { AuditOperation } from './operation.js';
 import { categoryOf, DATA_API_KEYS } from './extract.js';
 import { capStrings } from './cap-strings.js';
+import { API_KEY } from '../../protocol/registry.js';
 import { AuditRules, Deduper, parseRulesConfig, type AuditRulesOptions, type DedupeFold, type RulesConfig } from './rules.js';
 import type { FailMode } from './sink.js';
 import { log } from '../log.js';
@@ -67,6 +68,9 @@ export type WriteAheadMode = 'management' | 'all' | 'off';
 export const OUTCOME_UNKNOWN = 'outcome unknown: the proxy stopped after this request was written ahead and before the broker\'s answer was recorded';
 
 const plog = () => log.child({ component: 'audit-pipeline' });
+
+/** Produce and Fetch: the data path, written ahead only under audit.writeAhead: all. */
+const DATA_PATH_KEYS: ReadonlySet<number> = new Set([API_KEY.Produce, API_KEY.Fetch]);
 
 export class AuditPipeline {
   private rules: AuditRules;
@@ -137,8 +141,10 @@ export class AuditPipeline {
     if (this.writeAhead === 'off') return false;
     const c = this.rules.config.categories;
     switch (categoryOf(apiKey)) {
-      case 'produce': return this.writeAhead === 'all' && c.produce !== 'off';
-      case 'consume': return this.writeAhead === 'all' && c.consume !== 'off';
+      // The data path (Produce, Fetch) is written ahead only under 'all'; the other audited APIs of these categories
+      // (OffsetCommit, TxnOffsetCommit: offset resets) under 'management' too, as every audited API but Produce and Fetch.
+      case 'produce': return (this.writeAhead === 'all' || !DATA_PATH_KEYS.has(apiKey)) && c.produce !== 'off';
+      case 'consume': return (this.writeAhead === 'all' || !DATA_PATH_KEYS.has(apiKey)) && c.consume !== 'off';
       case 'describe': return c.describe;
       case 'management': return c.management;
       default: return false;
@@ -196,7 +202,7 @@ export class AuditPipeline {
 
   auditsDenials(): boolean { return this.rules.config.categories.authorizeDenied; }
 
-  /** The data APIs (Produce, Fetch, OffsetCommit) are decoded only when their category is on. */
+  /** The data APIs (Produce, Fetch, OffsetCommit, TxnOffsetCommit) are decoded only when their category is on. */
   wants(apiKey: number): boolean {
     const c = this.rules.config.categories;
     if (!DATA_API_KEYS.has(apiKey)) return true;

@@ -300,6 +300,9 @@ export class AuditRules {
         const mode = c[op.category];
         if (mode === 'off') return { keep: false, topic, reason: 'category_off' };
         if (mode === 'on') return { keep: true, topic };
+        // An offset reset (a commit from outside the group's membership) is never sampled away: a client can send
+        // several on one connection, and each moves the group's position.
+        if (op.details?.groupMember === false) return { keep: true, topic };
         const conn = op.connection?.connectionId;
         if (conn === undefined) return { keep: true, topic };
         const key = `${op.category}|${op.resource.type}|${op.resource.name}`;

@@ -32,7 +32,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** Why a connection was closed; the label of kafka_proxy_connection_errors_total. */
 export type FrameErrorReason = 'oversized' | 'negative_size' | 'malformed' | 'unsupported_version' | 'too_large_to_audit'
-  | 'unmatched_response' | 'unauthenticated_request' | 'sasl_unsupported' | 'unknown_principal' | 'write_ahead_failed' | 'unknown_api';
+  | 'unmatched_response' | 'unauthenticated_request' | 'sasl_unsupported' | 'unknown_principal' | 'write_ahead_failed' | 'unknown_api'
+  | 'audit_not_durable';
 
 export class FrameError extends Error {
   constructor(message: string, readonly reason: FrameErrorReason) { super(message); this.name = 'FrameError'; }

@@ -70,5 +70,7 @@ test('walked: every API but the data path and those whose descriptors record eac
   assert.equal(denialsWalked(3, all), true, 'Metadata: its descriptor covers auto-creation only');
   assert.equal(denialsWalked(8, all), false, 'OffsetCommit, when the consume category has its descriptor decode it');
   assert.equal(denialsWalked(8, (k) => k !== 8), true, 'OffsetCommit, consume category off');
-  for (const k of [2, 9, 10, 11, 22, 24, 25, 26, 28, 48, 79]) assert.equal(denialsWalked(k, all), true, `API ${k}`);
+  assert.equal(denialsWalked(28, all), false, 'TxnOffsetCommit, when the consume category has its descriptor decode it');
+  assert.equal(denialsWalked(28, (k) => k !== 28), true, 'TxnOffsetCommit, consume category off');
+  for (const k of [2, 9, 10, 11, 22, 24, 25, 26, 48, 79]) assert.equal(denialsWalked(k, all), true, `API ${k}`);
 });

@@ -497,12 +497,14 @@ test('OffsetDelete (47) v0: first partition error, or the top-level error', () =
 test('OffsetCommit (8) v8: one operation on the group, offsets in details; a reset from outside the group says so', () => {
   const base = { apiKey: 8, method: 'OffsetCommit', category: 'consume' as const, operation: 'Read', version: 8, resource: { type: 'Group' as const, name: 'billing' } };
   const topics = [{ Name: 'orders', Partitions: [{ PartitionIndex: 0, CommittedOffset: 5n, CommittedLeaderEpoch: -1, CommittedMetadata: null }, { PartitionIndex: 1, CommittedOffset: 7n, CommittedLeaderEpoch: -1, CommittedMetadata: null }] }];
-  const offsets = [{ topic: 'orders', partitions: [{ partition: 0, offset: 5 }, { partition: 1, offset: 7 }] }];
+  // Each partition's own code is in the details: a commit executed in part shows what was committed.
+  const offsets = (code1: number) => [{ topic: 'orders', partitions: [{ partition: 0, offset: 5, errorCode: 0 }, { partition: 1, offset: 7, errorCode: code1 }] }];
   const answer = (code1: number) => ({ ThrottleTimeMs: 0, Topics: [{ Name: 'orders', Partitions: [{ PartitionIndex: 0, ErrorCode: 0 }, { PartitionIndex: 1, ErrorCode: code1 }] }] });
   const reset = { GroupId: 'billing', GenerationIdOrMemberEpoch: -1, MemberId: '', GroupInstanceId: null, Topics: topics };
-  assert.deepEqual(run(8, 8, reset, answer(0)), [expected({ ...base, result: OK, details: { groupMember: false, topics: offsets } })]);
+  assert.deepEqual(run(8, 8, reset, answer(0)), [expected({ ...base, result: OK, details: { groupMember: false, topics: offsets(0) } })]);
   const member = { ...reset, GenerationIdOrMemberEpoch: 3, MemberId: 'consumer-1-abc' };
-  assert.deepEqual(run(8, 8, member, answer(25)), [expected({ ...base, result: err(25), details: { groupMember: true, topics: offsets } })]);
+  assert.deepEqual(run(8, 8, member, answer(25)), [expected({ ...base, result: err(25), details: { groupMember: true, topics: offsets(25) } })]);
+  assert.deepEqual(run(8, 8, reset, answer(29)), [expected({ ...base, result: err(29), details: { groupMember: false, topics: offsets(29) } })]);
 });
 
 test('DescribeGroups (15): v6 with a broker message, v5 without', () => {

@@ -152,6 +152,18 @@ test('a refusal is answered in request order, and the refused request never reac
   h.conn.close('test over');
 });
 
+test('fail-closed with no room for its events: an audited request without a refusal response (OffsetCommit) closes the connection, unsent', async () => {
+  const h = await harness({ config: (c) => { c.audit.failMode = 'closed'; }, admission: () => 'no room' });
+  const commit = kafkaRequest(8, 8, 1, {
+    GroupId: 'g', GenerationIdOrMemberEpoch: -1, MemberId: '', GroupInstanceId: null,
+    Topics: [{ Name: 'orders', Partitions: [{ PartitionIndex: 0, CommittedOffset: 5n, CommittedLeaderEpoch: -1, CommittedMetadata: null }] }],
+  });
+  h.client.write(commit);
+  await h.closed;
+  assert.equal(h.broker.bytes.length, 0, 'nothing reached the broker');
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'audit_not_durable' }), 1);
+});
+
 test('a response that does not answer the oldest request closes the connection; the request in flight is audited unanswered', async () => {
   const h = await harness();
   h.client.write(createTopics('t4', 5));

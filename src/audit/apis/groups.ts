@@ -49,24 +49,49 @@ export const offsetDelete = defineApi({
   refusal: () => ({ Topics: [] }),
 });
 
+/** Per topic, each partition's committed offset and, once the answer came, the broker's error code for it. */
+function committedOffsets(
+  topics: ReadonlyArray<{ Name: string; Partitions: ReadonlyArray<{ PartitionIndex: number; CommittedOffset: bigint }> }>,
+  results: ReadonlyArray<{ Name: string; Partitions: ReadonlyArray<{ PartitionIndex: number; ErrorCode: number }> }> | undefined,
+) {
+  const codes = new Map<string, number>();
+  for (const t of results ?? []) for (const p of t.Partitions) codes.set(`${t.Name}\u0000${p.PartitionIndex}`, p.ErrorCode);
+  return topics.map((t) => ({
+    topic: t.Name,
+    partitions: t.Partitions.map((p) => ({
+      partition: p.PartitionIndex, offset: int64(p.CommittedOffset), errorCode: codes.get(`${t.Name}\u0000${p.PartitionIndex}`),
+    })),
+  }));
+}
+
 /**
  * Committed consumer offsets (consume category: audited when the rules switch it on; `first-per-connection` keeps
  * one event per group and connection). A commit from outside the group's membership (no generation, no member:
  * `kafka-consumer-groups --reset-offsets`, AdminClient.alterConsumerGroupOffsets, or a consumer that assigns its
  * partitions itself) says so in `groupMember: false`; an offset reset comes on a connection of its own, so it is
- * always among the events kept.
+ * always among the events kept. The outcome is the first error; each partition's own code is in the details, so a
+ * commit the broker executed in part (one topic denied, another committed) shows what was committed.
  */
 export const offsetCommit = defineApi({
   apiKey: API_KEY.OffsetCommit,
   category: 'consume',
   operations(b, req, res) {
     const groupMember = (req.GenerationIdOrMemberEpoch ?? -1) >= 0 || (req.MemberId ?? '') !== '';
-    const details = {
-      groupMember,
-      topics: req.Topics.map((t) => ({
-        topic: t.Name, partitions: t.Partitions.map((p) => ({ partition: p.PartitionIndex, offset: int64(p.CommittedOffset) })),
-      })),
-    };
+    const details = { groupMember, topics: committedOffsets(req.Topics, res?.Topics) };
+    b.add({ type: 'Group', name: req.GroupId }, 'Read', res ? firstError(res.Topics.flatMap((t) => t.Partitions)) : { code: undefined }, details);
+  },
+});
+
+/**
+ * Consumer offsets committed inside a transaction (a transactional producer's sendOffsetsToTransaction; they take
+ * effect when EndTxn commits): the same consumer offsets as OffsetCommit, so the same (consume) category.
+ */
+export const txnOffsetCommit = defineApi({
+  apiKey: API_KEY.TxnOffsetCommit,
+  category: 'consume',
+  operations(b, req, res) {
+    const groupMember = (req.GenerationId ?? -1) >= 0 || (req.MemberId ?? '') !== '';
+    const details = { groupMember, transactionalId: req.TransactionalId, topics: committedOffsets(req.Topics, res?.Topics) };
     b.add({ type: 'Group', name: req.GroupId }, 'Read', res ? firstError(res.Topics.flatMap((t) => t.Partitions)) : { code: undefined }, details);
   },
 });

@@ -13,7 +13,7 @@ import { alterUserScramCredentials, createDelegationToken, expireDelegationToken
 import { fetch, produce } from './data.js';
 import {
   alterShareGroupOffsets, deleteGroups, deleteShareGroupOffsets, describeGroups, describeShareGroupOffsets, listGroups, offsetCommit, offsetDelete,
-  shareGroupDescribe,
+  shareGroupDescribe, txnOffsetCommit,
 } from './groups.js';
 import { createPartitions, createTopics, deleteRecords, deleteTopics } from './topics.js';
 
@@ -25,14 +25,17 @@ export const AUDITED_APIS: readonly AuditedApi[] = [
   createAcls, deleteAcls, describeAcls,
   alterConfigs, incrementalAlterConfigs, describeConfigs, alterClientQuotas,
   alterUserScramCredentials, createDelegationToken, renewDelegationToken, expireDelegationToken,
-  produce, fetch, offsetCommit,
+  produce, fetch, offsetCommit, txnOffsetCommit,
 ];
 
 // ------------------------------------------------------------------------------------------------------------
 // Categories of the APIs without a descriptor (descriptors say their own)
 
 const AUTHENTICATION_KEYS = new Set<number>([17, 36]); // SaslHandshake, SaslAuthenticate
-/** Writing records: Produce and every call of the transactional producer (its consumed offsets included). */
+/**
+ * Writing records: Produce and the transactional producer's calls. TxnOffsetCommit (28) is listed for the record,
+ * but its descriptor puts it with OffsetCommit in 'consume': it moves a group's committed offsets.
+ */
 const PRODUCE_KEYS = new Set<number>([0, 22, 24, 25, 26, 28]); // Produce, InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit
 /** Reading records and consumer/share/streams group membership and offsets. */
 const CONSUME_KEYS = new Set<number>([

@@ -59,11 +59,13 @@ export class AuditInterceptor implements Interceptor {
       return refusable ? { refuse: message } : { close: `${ex.apiName} from a connection whose principal is unknown: ${message}`, kind: 'unknown_principal' };
     }
     const writeAhead = ctx.writeAheadFor(apiKey);
-    const admission = refusable && ctx.config.audit.failMode === 'closed';
+    const admission = ctx.config.audit.failMode === 'closed';
     if (!writeAhead && !admission) return undefined;
     const ops = this.operations(ex, undefined);
     const refusal = admission ? ctx.auditAdmission(ops) : undefined;
-    if (refusal) return { refuse: refusal };
+    // An API without a refusal response (OffsetCommit, Produce, Fetch when audited) cannot be answered "no": its
+    // connection closes, so nothing reaches the broker whose events could not be made durable.
+    if (refusal) return refusable ? { refuse: refusal } : { close: `${ex.apiName} not forwarded: ${refusal}`, kind: 'audit_not_durable' };
     if (!writeAhead || ops.length === 0) return undefined;
     return ctx.intend(ops).then((intent): RequestVerdict => {
       ex.audit = { intent, ops };
