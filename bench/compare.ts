@@ -13,8 +13,10 @@
  *
  * The old tree must sit inside the repository (bench/out/ is ignored by git) so that it finds node_modules, or have a
  * node_modules symlink.
- * Environment: N records per run (default 200000) of RECORD_SIZE bytes (default 1024), REPS (default 3), ONLY=produce
- * (skip the fetch runs), PROF=1 (a CPU profile of each proxy in bench/out/prof-compare/).
+ * Environment: N records per run (default 200000) of RECORD_SIZE bytes (default 1024), REPS (default 3), WARMUP
+ * records produced through each process first, unmeasured (default 50000), ONLY=produce
+ * (skip the fetch runs), PROF=1 (a CPU profile of each proxy in bench/out/prof-compare/), NODE_FLAGS (more flags for
+ * the proxies' Node, e.g. --trace-gc; their output goes to bench/out/compare-<name>.log).
  */
 import { startBenchCluster } from './lib/cluster.js';
 import { spawn } from 'node:child_process';
@@ -34,6 +36,8 @@ const N = Number(process.env.N ?? 200_000);
 const REPS = Number(process.env.REPS ?? 3);
 const RECORD_SIZE = Number(process.env.RECORD_SIZE ?? 1024);
 const PRODUCE_ONLY = process.env.ONLY === 'produce';
+/** Records each process produces before the measured runs (its JIT warms up: V8 compiles on other threads). */
+const WARMUP = Number(process.env.WARMUP ?? 50_000);
 const variants = process.argv.slice(2).map((arg) => {
   const m = /^([\w-]+)=([^+]+)(?:\+(.+))?$/.exec(arg);
   if (!m) throw new Error(`expected NAME=CLI[+PRELOAD], got "${arg}"`);
@@ -89,7 +93,8 @@ try {
       name: `compare-${v.name}`, cli: v.cli, upstream: bc.direct, bootstrapPort, brokerPortBase: await freePortBase(1), adminPort: await freePort(),
       spoolDir: `bench/out/spool/compare-${v.name}`,
       nodeFlags: [...(v.preload ? ['--import', 'tsx', '--import', `${REPO}/${v.preload}`] : []),
-        ...(process.env.PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${REPO}/bench/out/prof-compare`] : [])],
+        ...(process.env.PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${REPO}/bench/out/prof-compare`] : []),
+        ...(process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean)],
     });
     targets.push({ name: v.name, child, bootstrap: `127.0.0.1:${bootstrapPort}` });
   }
@@ -116,7 +121,7 @@ try {
   for (const t of targets) {
     await createTopics(admin, [{ topic: `compare-warm-${t.name}`, numPartitions: 3 }]);
     if (t.onDemand) continue; // warmed up at each start
-    await producerPerf({ bootstrap: t.bootstrap, topic: `compare-warm-${t.name}`, records: 50_000, recordSize: RECORD_SIZE });
+    await producerPerf({ bootstrap: t.bootstrap, topic: `compare-warm-${t.name}`, records: WARMUP, recordSize: RECORD_SIZE });
     if (!PRODUCE_ONLY) await consumerPerf({ bootstrap: t.bootstrap, topic: 'compare-src', messages: 50_000, group: `compare-warm-${t.name}` });
   }
   for (let rep = 0; rep < REPS; rep++) {

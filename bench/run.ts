@@ -391,7 +391,7 @@ ${report}
 
 - Paths: **direct** = client to the broker's PLAINTEXT listener; **TCP relay** = \`bench/tcp-relay.ts\` (pipe both ways, own process)
   in front of an extra broker listener, RELAY, that advertises the relay's port (a byte relay cannot rewrite Metadata, so
-  the broker itself tells clients to come back through the relay; see bench/lib/cluster.ts); **proxy** = \`src/cli.ts start\`
+  the broker itself tells clients to come back through the relay; see bench/lib/cluster.ts); **proxy** = \`dist/src/cli.js start\` (the compiled code, as the Docker image runs it; built first)
   in its own process, auditing on with the default rules (management, authentication and denied operations audited;
   produce/consume not), audit events written to the same broker, \`audit.spool.fsync: always\` (the default).
 - Clients: Kafka's ProducerPerformance / ConsumerPerformance 3.9.1 (acks=1, linger.ms=5, batch.size=64 KiB, 1 KiB records,
@@ -415,7 +415,7 @@ Per scenario, what runs (ports chosen at run time):
 java -Xmx1g -XX:+UseG1GC -cp '.kafka-lib/*' org.apache.kafka.tools.ProducerPerformance --topic pp-<path>-<n> --num-records ${data?.sizes.ppRecords ?? 'N'} --record-size 1024 \\
      --throughput -1 --producer-props bootstrap.servers=<path> acks=1 linger.ms=5 batch.size=65536
 java -Xmx1g -XX:+UseG1GC -cp '.kafka-lib/*' org.apache.kafka.tools.ConsumerPerformance --bootstrap-server <path> --topic fetch-src --messages ${data?.sizes.cpRecords ?? 'N'} --group <new> --timeout 60000
-node --import tsx src/cli.ts start --set listen.host=127.0.0.1 --set listen.bootstrapPort=<p> --set listen.brokerPortBase=<b> \\
+node dist/src/cli.js start --set listen.host=127.0.0.1 --set listen.bootstrapPort=<p> --set listen.brokerPortBase=<b> \\
      --set upstream.bootstrapServers=<broker> --set audit.spool.dir=bench/out/spool/<name> --set log.level=warn \\
      --set limits.maxConnectionsPerAddress=20000 --set limits.maxConnections=20000 [--workers 2]
 node --import tsx bench/tcp-relay.ts <relayPort>=127.0.0.1:<RELAY listener>

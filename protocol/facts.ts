@@ -9,17 +9,38 @@ import { API_KEY, API_SCHEMAS, apiSchema } from './registry.js';
 
 export { API_KEY };
 
-/** Whether a request version is flexible (compact strings and arrays, tagged fields); false for unknown APIs. */
-export function isFlexibleRequest(apiKey: number, apiVersion: number): boolean {
-  const s = apiSchema(apiKey);
-  return s !== undefined && inRange(apiVersion, s.request.flexibleVersions);
+/**
+ * `fn` remembered per (API key, version) in small arrays: the facts below are asked for every request and response
+ * on the data path (header versions, whether a version is known), where a schema lookup and a version-range parse
+ * per frame showed in profiles. Keys and versions outside what Kafka uses (the wire allows any int16) are computed
+ * each time rather than stored, so a hostile client cannot grow the tables.
+ */
+function perVersion<T>(fn: (apiKey: number, apiVersion: number) => T): (apiKey: number, apiVersion: number) => T {
+  const rows: Array<Array<{ v: T } | undefined> | undefined> = [];
+  return (apiKey, apiVersion) => {
+    if (!(apiKey >= 0 && apiKey < 256 && apiVersion >= 0 && apiVersion < 128)) return fn(apiKey, apiVersion);
+    const row = rows[apiKey] ??= [];
+    return (row[apiVersion] ??= { v: fn(apiKey, apiVersion) }).v;
+  };
 }
 
+/** Whether a request version is flexible (compact strings and arrays, tagged fields); false for unknown APIs. */
+export const isFlexibleRequest = perVersion((apiKey, apiVersion): boolean => {
+  const s = apiSchema(apiKey);
+  return s !== undefined && inRange(apiVersion, s.request.flexibleVersions);
+});
+
 /** Whether a response version is flexible; false for unknown APIs. */
-export function isFlexibleResponse(apiKey: number, apiVersion: number): boolean {
+export const isFlexibleResponse = perVersion((apiKey, apiVersion): boolean => {
   const s = apiSchema(apiKey);
   return s !== undefined && inRange(apiVersion, s.response.flexibleVersions);
-}
+});
+
+/** Whether the schema knows this request version (its validVersions); false for unknown APIs. */
+export const knownRequestVersion = perVersion((apiKey, apiVersion): boolean => {
+  const s = apiSchema(apiKey);
+  return s !== undefined && inRange(apiVersion, s.request.validVersions);
+});
 
 /**
  * The request header version (RequestHeader.json) of an API version: 2 (tagged fields after the client id) when
@@ -27,11 +48,11 @@ export function isFlexibleResponse(apiKey: number, apiVersion: number): boolean 
  * header v0, without a client id. Undefined for API keys without a schema: their header cannot be told.
  * Versions beyond the schema's follow its flexibleVersions, which Kafka writes open-ended ("12+").
  */
-export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | 2 | undefined {
+export const requestHeaderVersion = perVersion((apiKey, apiVersion): 0 | 1 | 2 | undefined => {
   if (!API_SCHEMAS.has(apiKey)) return undefined;
   if (apiKey === API_KEY.ControlledShutdown && apiVersion === 0) return 0;
   return isFlexibleRequest(apiKey, apiVersion) ? 2 : 1;
-}
+});
 
 /**
  * The response header version (ResponseHeader.json): 1 (tagged fields after the correlation id) when the response
@@ -39,11 +60,11 @@ export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 
  * sent a version the broker does not support must still read the answer, which the broker writes as v0).
  * Undefined for API keys without a schema.
  */
-export function responseHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | undefined {
+export const responseHeaderVersion = perVersion((apiKey, apiVersion): 0 | 1 | undefined => {
   if (!API_SCHEMAS.has(apiKey)) return undefined;
   if (apiKey === API_KEY.ApiVersions) return 0;
   return isFlexibleResponse(apiKey, apiVersion) ? 1 : 0;
-}
+});
 
 /** A response whose top level carries NodeEndpoints: broker addresses (node id, host, port, rack). */
 export interface NodeEndpointsField {

@@ -115,18 +115,20 @@ function compileAll(steps: Step[]): Skip {
   return (buf, off) => { for (const p of parts) off = p(buf, off); return off; };
 }
 
-const cache = new WeakMap<MessageSchema, Map<string, Skip>>();
+const cache = new WeakMap<MessageSchema, Map<string | undefined, Skip[]>>();
 
 /**
  * A function returning the offset just after the top-level non-tagged fields listed before `stopAt`
  * (or all of them when stopAt is undefined), starting at `off`.
  */
 export function skipperTo(schema: MessageSchema, version: number, stopAt?: string): Skip {
-  let m = cache.get(schema);
-  if (!m) { m = new Map(); cache.set(schema, m); }
-  const key = `${version}:${stopAt ?? ''}`;
-  let s = m.get(key);
-  if (!s) { s = compileAll(layoutTo(schema, version, stopAt)); m.set(key, s); }
+  // Looked up per Produce request (acks) and response (leader hints): no key string is built per call.
+  let byStop = cache.get(schema);
+  if (!byStop) { byStop = new Map(); cache.set(schema, byStop); }
+  let byVersion = byStop.get(stopAt);
+  if (!byVersion) { byVersion = []; byStop.set(stopAt, byVersion); }
+  let s = byVersion[version];
+  if (!s) { s = compileAll(layoutTo(schema, version, stopAt)); byVersion[version] = s; }
   return s;
 }
 

@@ -4,6 +4,7 @@ import { eventLoopLag } from './event-loop-lag.js';
 import { apiName } from '../protocol/registry.js';
 // A cycle (apis/cluster.ts uses responseErrorCode below) that is safe: REFUSABLE_API_KEYS is read in the constructor only.
 import { REFUSABLE_API_KEYS } from './audit/apis/index.js';
+import { PendingCount, PendingCounts, PlainHistogram, type HistogramSeries } from './plain-metrics.js';
 
 /**
  * All Prometheus metrics of the proxy, in one registry so a test or a second proxy instance in the same
@@ -28,19 +29,20 @@ export class ProxyMetrics {
   });
   readonly connectionsRejected = new client.Counter({ name: 'kafka_proxy_connections_rejected_total', help: 'Client connections refused by a limit', labelNames: ['reason'], registers: [this.registry] });
   readonly connectionErrors = new client.Counter({ name: 'kafka_proxy_connection_errors_total', help: 'Connections closed by the proxy because of an error', labelNames: ['reason'], registers: [this.registry] });
-  readonly requests = new client.Counter({ name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry] });
+  readonly requests: client.Counter<string> = new client.Counter({
+    name: 'kafka_proxy_requests_total', help: 'Requests forwarded, by API and version', labelNames: ['api', 'version'], registers: [this.registry],
+    collect: () => this.requestCounts.flush(),
+  });
+  private readonly requestCounts = new PendingCounts(this.requests);
   readonly responses = new client.Counter({
     name: 'kafka_proxy_responses_total', labelNames: ['api', 'error_code'], registers: [this.registry],
     help: 'Responses of decoded APIs by API and Kafka error code (the top-level error, else the first per-resource error, e.g. 36 for a CreateTopics of an existing topic; 0 when none)',
   });
-  readonly requestLatency = new client.Histogram({
-    name: 'kafka_proxy_request_duration_seconds', help: 'Time from request received from the client to response sent back', labelNames: ['api'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
-  });
-  readonly upstreamLatency = new client.Histogram({
-    name: 'kafka_proxy_upstream_duration_seconds', help: 'Time from request forwarded to the broker to its response arriving', labelNames: ['api'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
-  });
+  /** Latencies per API, observed per request and response: plain bucket counts (src/plain-metrics.ts). */
+  readonly requestLatency = new PlainHistogram('kafka_proxy_request_duration_seconds',
+    'Time from request received from the client to response sent back', 'api', LATENCY_BUCKETS, this.registry);
+  readonly upstreamLatency = new PlainHistogram('kafka_proxy_upstream_duration_seconds',
+    'Time from request forwarded to the broker to its response arriving', 'api', LATENCY_BUCKETS, this.registry);
   /**
    * Bytes relayed, added up in plain numbers on every chunk and handed to kafka_proxy_bytes_total when it is
    * collected: prom-client's inc() (label lookup, value map) cost about 0.025 ms of CPU per MB relayed.
@@ -79,24 +81,20 @@ export class ProxyMetrics {
   });
   readonly auditSpoolMaxBytes = new LateGauge(this.registry, { name: 'kafka_audit_spool_max_bytes', help: 'Size limit of the local audit spool (audit.spool.maxBytes)' });
 
-  private readonly requestChildren = new Map<number, ReturnType<client.Counter<string>["labels"]>>();
-  private readonly latencyChildren = new Map<string, [client.Histogram.Internal<string>, client.Histogram.Internal<string>]>();
+  private readonly latencyChildren = new Map<string, [HistogramSeries, HistogramSeries]>();
 
   /**
-   * requests_total child for an (API key, version) pair, cached: per-frame updates skip building label objects
-   * and prom-client's label hashing. `labels` is only called the first time a pair is seen.
+   * The requests_total count of an (API key, version) pair: add to its `n`. `labels` is only called the first time
+   * a pair is seen.
    */
-  requestsFor(apiKey: number, version: number, labels: () => { api: string; version: string }): ReturnType<client.Counter<string>["labels"]> {
-    const key = apiKey * 65536 + version;
-    let c = this.requestChildren.get(key);
-    if (!c) { c = this.requests.labels(labels()); this.requestChildren.set(key, c); }
-    return c;
+  requestsFor(apiKey: number, version: number, labels: () => { api: string; version: string }): { n: number } {
+    return this.requestCounts.cell(apiKey * 65536 + version, labels);
   }
 
-  /** [request_duration, upstream_duration] children for an API, cached like requestsFor. */
-  latencyFor(api: string): [client.Histogram.Internal<string>, client.Histogram.Internal<string>] {
+  /** [request_duration, upstream_duration] series for an API, cached. */
+  latencyFor(api: string): [HistogramSeries, HistogramSeries] {
     let h = this.latencyChildren.get(api);
-    if (!h) { h = [this.requestLatency.labels({ api }), this.upstreamLatency.labels({ api })]; this.latencyChildren.set(api, h); }
+    if (!h) { h = [this.requestLatency.series(api), this.upstreamLatency.series(api)]; this.latencyChildren.set(api, h); }
     return h;
   }
 
@@ -164,13 +162,7 @@ function registerEventLoopLag(registry: client.Registry): void {
   const p99 = gauge('nodejs_eventloop_lag_p99_seconds');
 }
 
-/** A count kept as a plain number until a metric collects it. */
-export class PendingCount {
-  private n = 0;
-  inc(by: number): void { this.n += by; }
-  /** The count since the last take. */
-  take(): number { const n = this.n; this.n = 0; return n; }
-}
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** Values of the reason label of kafka_audit_events_dropped_total. */
 export const AUDIT_DROP_REASONS = ['internal_error', 'extract_error', 'too_large_to_audit', 'sink_closed', 'spool_full', 'spool_full_fail_closed', 'spool_error', 'spool_corrupt'] as const;

@@ -2,7 +2,7 @@
  * Child processes of the benchmark: the proxy (src/cli.ts start, as in production) and the TCP relay, each in
  * its own Node process so its CPU and memory are its own and can be read from /proc/<pid>/status.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -71,8 +71,23 @@ export interface ProxyProcessOptions {
   sets?: Record<string, string | number | boolean>;
   /** Node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
   nodeFlags?: string[];
-  /** The CLI entry to run (default src/cli.ts; a copy of another version of the code for before/after runs). */
+  /** The CLI entry to run (default: the compiled dist/src/cli.js, see builtCli; a .ts entry runs through tsx). */
   cli?: string;
+}
+
+let built: string | undefined;
+/**
+ * The proxy as deployed: the compiled JavaScript (`npm run build`, as the Docker image runs it), built from the
+ * current sources on first use. Run through tsx instead, the proxy measured slower than it is: esbuild's keepNames
+ * wraps every closure made per request or response in a helper call (bench/connection-micro.ts: about 0.5 µs per
+ * Produce response).
+ */
+export function builtCli(): string {
+  if (!built) {
+    execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { cwd: REPO, stdio: 'inherit' });
+    built = 'dist/src/cli.js';
+  }
+  return built;
 }
 
 /** Starts `kafka-audit-proxy start` in a child process and waits for its bootstrap port. */
@@ -85,7 +100,8 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<Child> 
     'limits.maxConnectionsPerAddress': 20_000, 'limits.maxConnections': 20_000,
     ...o.sets,
   };
-  const args = [...(o.nodeFlags ?? []), ...((o.cli ?? '').endsWith('.js') ? [] : ['--import', 'tsx']), o.cli ?? 'src/cli.ts', 'start', ...Object.entries(sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
+  const cli = o.cli ?? builtCli();
+  const args = [...(o.nodeFlags ?? []), ...(cli.endsWith('.js') ? [] : ['--import', 'tsx']), cli, 'start', ...Object.entries(sets).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
   if (o.workers && o.workers > 1) args.push('--workers', String(o.workers));
   const child = startChild(o.name, args);
   await waitForPort(o.bootstrapPort, 60_000, child);

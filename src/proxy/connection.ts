@@ -20,6 +20,7 @@ import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
 import { inRange, parseRange } from '../../protocol/schema.js';
 import type { ConnectionInfo } from '../audit/operation.js';
 import { responseErrorCode } from '../metrics.js';
+import { knownRequestVersion } from '../../protocol/facts.js';
 import type { ProxyContext } from './context.js';
 import { DecodePolicy, requestHeaderVersion, responseHeaderVersion } from './decode-policy.js';
 import { ExchangeQueue } from './exchange-queue.js';
@@ -34,6 +35,7 @@ import { SaslInterceptor } from './interceptors/sasl.js';
 import { TopicIdsInterceptor } from './interceptors/topic-ids.js';
 import { REFUSAL_CODE, refusalBody } from './reject.js';
 import { deliverReads, RESPONSE_READ_BYTES } from './reused-reads.js';
+import { WriteBatch } from './write-batch.js';
 
 const NO_RESPONSE = 'no response: the connection closed before the broker answered';
 const ACKS_0 = 'acks=0: the broker sends no response';
@@ -43,6 +45,14 @@ const SASL_VERDICT_WAIT_MS = 2000;
 const API_VERSIONS_MAX = parseRange(apiSchema(API_KEY.ApiVersions)!.request.validVersions)!.max;
 
 let nextConnectionId = 1;
+
+/**
+ * A new exchange, every field set in one order: exchanges made in different places then share one object shape,
+ * so the code that handles each response stays monomorphic in V8 (a "wrong map" there cost re-optimizations).
+ */
+function exchange(header: RequestHeader, request: Decoded | undefined, receivedAt: number, expectResponse: boolean): Exchange {
+  return { header, apiName: apiName(header.apiKey), request, receivedAt, forwardedAt: receivedAt, expectResponse, synthetic: undefined, audit: undefined };
+}
 
 /**
  * Metric labels for an API and version. Both come from the client, so values outside what Kafka defines are
@@ -61,11 +71,16 @@ export class ProxyConnection implements ConnectionControl {
   private logger: Logger | undefined;
   private readonly sasl: SaslInterceptor;
   private readonly interceptors: Interceptor[];
+  /** The interceptors that may transform a streamed response (asked per streamed response). */
+  private readonly streamers: Interceptor[];
   private readonly policy: DecodePolicy;
   private readonly exchanges: ExchangeQueue;
   private readonly requests: FrameReader;
   private readonly responses: FrameReader;
   private upstream: Socket | undefined;
+  /** What goes to the broker and to the client (write-batch.ts); the broker's exists once it is connected. */
+  private brokerOut: WriteBatch | undefined;
+  private readonly clientOut: WriteBatch;
   /** The transform of the response streaming through, if an interceptor gave one (leader hints). */
   private stream: ResponseStream | undefined;
   private closed = false;
@@ -98,6 +113,8 @@ export class ProxyConnection implements ConnectionControl {
       this.sasl, new ClientInfoInterceptor(this), new ApiVersionsCapInterceptor(), new AddressRewriter(this),
       new TopicIdsInterceptor(this), new AuditInterceptor(this, this.sasl), new DenialsInterceptor(this),
     ];
+    this.streamers = this.interceptors.filter((i) => i.streamResponse);
+    this.clientOut = new WriteBatch(client, () => this.upstream?.pause());
     const limits = ctx.config.limits;
     this.policy = new DecodePolicy(this.interceptors, limits.maxAuditedRequestBytes);
     this.exchanges = new ExchangeQueue((bytes) => this.toClient(bytes), (ex) => this.observeLatency(ex));
@@ -146,19 +163,20 @@ export class ProxyConnection implements ConnectionControl {
     up.on('close', () => this.close('broker closed the connection', undefined, 'broker'));
     up.on('drain', () => { if (!this.requests.isHeld) client.resume(); });
     client.on('drain', () => up.resume());
-    // Everything one read yields leaves in one write (cork/uncork: a writev): a read holding many small frames
-    // would otherwise go out as one tiny TCP segment per frame, which costs a syscall each and, pipelined by the
-    // thousand, filled the broker's receive buffer with per-segment overhead until loopback TCP stalled.
-    const relay = (out: Socket, reader: FrameReader, counted: { inc(n: number): void }) => (chunk: Buffer) => {
-      out.cork();
-      this.guard(() => {
+    // Everything one read yields leaves in one write (write-batch.ts).
+    this.brokerOut = new WriteBatch(up, () => client.pause());
+    const relay = (out: WriteBatch, reader: FrameReader, counted: { inc(n: number): void }) => (chunk: Buffer) => {
+      out.begin();
+      try { // guard() inlined: this runs per read
         counted.inc(chunk.length);
         reader.push(chunk);
-      });
-      out.uncork();
+      } catch (err) {
+        this.failed(err);
+      }
+      out.end();
     };
-    const fromBroker = relay(client, this.responses, this.ctx.metrics.bytesToClient);
-    const fromClient = relay(up, this.requests, this.ctx.metrics.bytesToBroker);
+    const fromBroker = relay(this.clientOut, this.responses, this.ctx.metrics.bytesToClient);
+    const fromClient = relay(this.brokerOut, this.requests, this.ctx.metrics.bytesToBroker);
     this.reads.push(deliverReads(up, fromBroker, () => this.responseChunkFree(), RESPONSE_READ_BYTES));
     this.reads.push(deliverReads(client, fromClient, () => this.requestChunkFree()));
   }
@@ -182,10 +200,14 @@ export class ProxyConnection implements ConnectionControl {
     try {
       fn();
     } catch (err) {
-      const reason = err instanceof FrameError ? err.reason : err instanceof DecodeError ? 'malformed' : 'internal_error';
-      this.close(`${(err as Error).message}`, reason);
-      if (reason === 'internal_error') this.log.error({ err }, 'unexpected error while relaying; connection closed');
+      this.failed(err);
     }
+  }
+
+  private failed(err: unknown): void {
+    const reason = err instanceof FrameError ? err.reason : err instanceof DecodeError ? 'malformed' : 'internal_error';
+    this.close(`${(err as Error).message}`, reason);
+    if (reason === 'internal_error') this.log.error({ err }, 'unexpected error while relaying; connection closed');
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -257,8 +279,9 @@ export class ProxyConnection implements ConnectionControl {
     head.writeInt32BE(header.correlationId, 0);
     this.countRequest(API_KEY.ApiVersions, header.apiVersion);
     this.log.debug({ apiVersion: header.apiVersion, max: range.max }, 'ApiVersions above the known versions answered with UNSUPPORTED_VERSION');
-    const ex: Exchange = { header, apiName: 'ApiVersions', receivedAt: performance.now(), forwardedAt: performance.now(), expectResponse: true };
-    this.exchanges.pushSynthetic({ ...ex, synthetic: reframe(head, body) });
+    const ex = exchange(header, undefined, performance.now(), true);
+    ex.synthetic = reframe(head, body);
+    this.exchanges.pushSynthetic(ex);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -271,15 +294,17 @@ export class ProxyConnection implements ConnectionControl {
     const { header } = plan;
     if (plan.oversizedAudit) this.ctx.metrics.auditDropped.inc({ reason: 'too_large_to_audit' });
     // An API Kafka does not have, or a version our schema does not know: relayed as is, but counted and logged.
-    const schema = apiSchema(header.apiKey);
-    if (schema ? !inRange(header.apiVersion, schema.request.validVersions) : apiName(header.apiKey) === `Api${header.apiKey}`) {
-      this.reportUndecodable(header.apiKey, header.apiVersion, 'request',
-        new Error(schema ? `version ${header.apiVersion} is not in the schema (valid ${schema.request.validVersions})` : 'unknown API key'));
+    if (!knownRequestVersion(header.apiKey, header.apiVersion)) {
+      const schema = apiSchema(header.apiKey);
+      if (schema || apiName(header.apiKey) === `Api${header.apiKey}`) {
+        this.reportUndecodable(header.apiKey, header.apiVersion, 'request',
+          new Error(schema ? `version ${header.apiVersion} is not in the schema (valid ${schema.request.validVersions})` : 'unknown API key'));
+      }
     }
     const now = performance.now();
     this.countRequest(header.apiKey, header.apiVersion);
     if (plan.expectResponse) {
-      this.exchanges.push({ header, apiName: apiName(header.apiKey), receivedAt: now, forwardedAt: now, expectResponse: true });
+      this.exchanges.push(exchange(header, undefined, now, true));
     }
     return 'stream';
   }
@@ -318,10 +343,7 @@ export class ProxyConnection implements ConnectionControl {
     } else {
       this.reportUndecodable(apiKey, version, 'request', new Error('no schema for this API'));
     }
-    const ex: Exchange = {
-      header, apiName: apiName(apiKey), request, receivedAt, forwardedAt: receivedAt,
-      expectResponse: apiKey !== API_KEY.Produce || request?.Acks !== 0,
-    };
+    const ex = exchange(header, request, receivedAt, apiKey !== API_KEY.Produce || request?.Acks !== 0);
     if (!request) { this.forward(ex, whole); return; }
     this.decide(ex, whole, 0);
   }
@@ -382,17 +404,18 @@ export class ProxyConnection implements ConnectionControl {
     this.countRequest(header.apiKey, header.apiVersion);
     this.ctx.metrics.auditRefused.inc({ api: apiName(header.apiKey) });
     this.log.warn({ api: apiName(header.apiKey), principal: this.info.principal, correlationId: header.correlationId }, message);
-    this.exchanges.pushSynthetic({ ...ex, request: undefined, synthetic: reframe(head, body) });
+    const answered = exchange(header, undefined, ex.receivedAt, true);
+    answered.synthetic = reframe(head, body);
+    this.exchanges.pushSynthetic(answered);
     return true;
   }
 
   private countRequest(apiKey: number, version: number): void {
-    this.ctx.metrics.requestsFor(apiKey, version, () => apiLabels(apiKey, version)).inc();
+    this.ctx.metrics.requestsFor(apiKey, version, () => apiLabels(apiKey, version)).n++;
   }
 
   private toUpstream(bytes: Buffer): void {
-    const up = this.upstream!;
-    if (!up.write(bytes)) this.client.pause();
+    this.brokerOut!.write(bytes);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -406,8 +429,8 @@ export class ProxyConnection implements ConnectionControl {
     if (next && next.header.correlationId === correlationId && this.policy.responseWanted(next)) return 'buffer';
     const ex = this.exchanges.pop(correlationId);
     this.exchanges.startStreaming(ex);
-    for (const i of this.interceptors) {
-      this.stream = i.streamResponse?.(ex, size);
+    for (const i of this.streamers) {
+      this.stream = i.streamResponse!(ex, size);
       if (this.stream) break;
     }
     return 'stream';
@@ -496,7 +519,7 @@ export class ProxyConnection implements ConnectionControl {
   private toClient(bytes: Buffer): void {
     if (this.clientGone || !this.client.writable) return;
     if (this.heldOutput) { this.heldOutput.push(bytes); return; }
-    if (!this.client.write(bytes)) this.upstream?.pause();
+    this.clientOut.write(bytes);
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -517,6 +540,10 @@ export class ProxyConnection implements ConnectionControl {
     for (const r of this.reads) r.release();
     for (const i of this.interceptors) i.onClose?.(by);
     for (const ex of this.exchanges.drain()) for (const i of this.interceptors) i.onUnanswered?.(ex, NO_RESPONSE);
+    // Frames of the read being handled that went through before the close leave before the FIN, as they did when
+    // each was written at once.
+    this.brokerOut?.end();
+    this.clientOut.end();
     this.client.end();
     this.client.destroySoon?.();
     this.upstream?.end();

@@ -6,7 +6,6 @@
 import * as facts from '../../protocol/facts.js';
 import { readRequestHeader, type RequestHeader } from '../../protocol/header.js';
 import { API_KEY, apiName, apiSchema } from '../../protocol/registry.js';
-import { inRange } from '../../protocol/schema.js';
 import { skipperTo } from '../../protocol/skip.js';
 import { FrameError } from './frame-reader.js';
 import type { DecodeNeed, Exchange, Interceptor } from './interceptor.js';
@@ -34,13 +33,22 @@ export type RequestPlan =
   | { mode: 'stream'; header: RequestHeader; expectResponse: boolean; oversizedAudit: boolean };
 
 export class DecodePolicy {
-  constructor(private readonly interceptors: readonly Interceptor[], private readonly maxAuditedRequestBytes: number) {}
+  // The interceptors with each hook, listed once: these are asked per frame.
+  private readonly headerChecks: Interceptor[];
+  private readonly requestDecoders: Interceptor[];
+  private readonly responseDecoders: Interceptor[];
+
+  constructor(interceptors: readonly Interceptor[], private readonly maxAuditedRequestBytes: number) {
+    this.headerChecks = interceptors.filter((i) => i.onRequestHeader);
+    this.requestDecoders = interceptors.filter((i) => i.decodeRequest);
+    this.responseDecoders = interceptors.filter((i) => i.decodeResponse);
+  }
 
   /** The strongest need any interceptor has for requests of this API. */
   requestNeed(apiKey: number): DecodeNeed {
     let need: DecodeNeed;
-    for (const i of this.interceptors) {
-      const n = i.decodeRequest?.(apiKey);
+    for (const i of this.requestDecoders) {
+      const n = i.decodeRequest!(apiKey);
       if (n === 'required') return n;
       need ??= n;
     }
@@ -49,7 +57,7 @@ export class DecodePolicy {
 
   responseWanted(ex: Exchange): boolean {
     if (ex.request !== undefined) return true;
-    for (const i of this.interceptors) if (i.decodeResponse?.(ex)) return true;
+    for (const i of this.responseDecoders) if (i.decodeResponse!(ex)) return true;
     return false;
   }
 
@@ -61,7 +69,7 @@ export class DecodePolicy {
     if (size < 8) throw new FrameError(`request frame of ${size} bytes is too short for a request header`, 'malformed');
     const apiKey = head.readInt16BE(0);
     const version = head.readInt16BE(2);
-    for (const i of this.interceptors) i.onRequestHeader?.(apiKey);
+    for (const i of this.headerChecks) i.onRequestHeader!(apiKey);
     const need = this.requestNeed(apiKey);
     let oversizedAudit = false;
     if (need !== undefined) {
@@ -96,9 +104,11 @@ export class DecodePolicy {
  * offers a longer one). A version the proxy's schema does not know cannot be followed: the connection is closed
  * (ApiVersions answers through the proxy keep clients within the known versions).
  */
+const PRODUCE_REQUEST = apiSchema(API_KEY.Produce)!.request;
+
 function produceAcks(size: number, head: Buffer, header: RequestHeader): number | undefined {
-  const schema = apiSchema(API_KEY.Produce)!.request;
-  if (!inRange(header.apiVersion, schema.validVersions)) {
+  const schema = PRODUCE_REQUEST;
+  if (!facts.knownRequestVersion(API_KEY.Produce, header.apiVersion)) {
     throw new FrameError(`Produce v${header.apiVersion} is outside the versions the proxy knows (${schema.validVersions}): `
       + 'whether the broker answers it cannot be read; not forwarded', 'unsupported_version');
   }

@@ -269,6 +269,8 @@ export class LeaderHintScan {
       return { bytes: all, outcome: 'none' };
     }
     const start = this.tailStart;
+    // An empty top-level tagged section (no hints: every Produce response without a leader change): nothing to do.
+    if (this.tail === undefined && start === all.length - 1 && all[start] === 0) return { bytes: all, outcome: 'none' };
     let r: ReturnType<typeof rewriteHintSection>;
     try {
       r = this.tail === undefined

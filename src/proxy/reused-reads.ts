@@ -11,9 +11,12 @@
  * caller's `reusable()` says so (every write completed synchronously, no frame or decoded request kept a slice
  * of it). Otherwise the next read gets a new buffer, and the old one belongs to whatever still holds it.
  *
- * A socket starts with ordinary 'data' events and switches once it has carried SWITCH_AFTER_BYTES: idle and
- * admin connections keep costing nothing, and the buffers of a process take at most MAX_REUSED_BYTES (64 MiB),
- * so memory stays bounded whatever the number of connections; sockets beyond that keep their 'data' events.
+ * A socket starts with ordinary 'data' events and switches once it has carried SWITCH_AFTER_BYTES, or made
+ * SWITCH_AFTER_READS reads within a second (a producer's broker socket: thousands of small Produce responses,
+ * each a fresh 64 KiB allocation on the 'data' path, carry too few bytes to reach the first mark; such a socket
+ * gets a buffer of at most 64 KiB): idle and admin connections keep costing nothing, and the buffers of a process
+ * take at most MAX_REUSED_BYTES (64 MiB), so memory stays bounded whatever the number of connections; sockets
+ * beyond that keep their 'data' events.
  *
  * The caller picks the buffer size. Node's own is 64 KiB; the proxy reads brokers' sockets 256 KiB at a time
  * (RESPONSE_READ_BYTES): Fetch responses run to megabytes, and a read's fixed cost (the system call, the frame
@@ -34,6 +37,9 @@ export const READ_BYTES = 64 * 1024;
 export const RESPONSE_READ_BYTES = 256 * 1024;
 /** Bytes a socket carries before it gets its own buffer: far more than any idle or admin connection moves. */
 export const SWITCH_AFTER_BYTES = 256 * 1024;
+/** Reads within SWITCH_WINDOW_MS that make a socket switch, however few bytes they carried. */
+export const SWITCH_AFTER_READS = 64;
+const SWITCH_WINDOW_MS = 1000;
 /** Bytes of reused buffers a process may hold at once. */
 export const MAX_REUSED_BYTES = 64 * 1024 * 1024;
 
@@ -107,29 +113,41 @@ export function deliverReads(socket: Socket, onChunk: (chunk: Buffer) => void, r
   let holding = false;
   let released = false;
   let seen = 0;
+  let reads = 0;
+  let windowStart = 0;
   let pending = false;
-  const full = () => heldBytes + readBytes > MAX_REUSED_BYTES;
+  let size = readBytes;
+  const full = () => heldBytes + size > MAX_REUSED_BYTES;
   const onData = (chunk: Buffer) => {
     onChunk(chunk);
     seen += chunk.length;
-    if (seen < SWITCH_AFTER_BYTES || pending || full()) return;
+    if (pending) return;
+    if (seen < SWITCH_AFTER_BYTES) {
+      if (reads++ === 0) windowStart = performance.now();
+      if (reads < SWITCH_AFTER_READS) return;
+      const busy = performance.now() - windowStart <= SWITCH_WINDOW_MS;
+      reads = 0;
+      if (!busy) return;
+      size = Math.min(readBytes, READ_BYTES); // many small reads: a 256 KiB buffer would sit mostly empty
+    }
+    if (full()) return;
     // Switch outside Node's read callback, which is still running here.
     pending = true;
     setImmediate(() => {
       pending = false;
-      if (released || socket.destroyed || full() || !switchable(socket)) { seen = 0; return; }
+      if (released || socket.destroyed || full() || !switchable(socket)) { seen = 0; size = readBytes; return; }
       socket.removeListener('data', onData);
       held++;
-      heldBytes += readBytes;
+      heldBytes += size;
       holding = true;
-      switchToReusedBuffer(socket, onChunk, reusable, readBytes);
+      switchToReusedBuffer(socket, onChunk, reusable, size);
     });
   };
   socket.on('data', onData);
   return {
     release() {
       released = true;
-      if (holding) { holding = false; held--; heldBytes -= readBytes; }
+      if (holding) { holding = false; held--; heldBytes -= size; }
     },
   };
 }

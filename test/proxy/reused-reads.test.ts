@@ -3,7 +3,8 @@
  * order across the switch from 'data' events to the reused buffer; the buffer really is reused while the caller
  * says it may be, and a chunk the caller keeps is never overwritten; pause() stops reads on the reused-buffer path
  * and resume() restarts them; a larger buffer is read into in full; the budget (MAX_REUSED_BYTES) holds and
- * release() returns a buffer to it; a TLS socket keeps its 'data' events.
+ * release() returns a buffer to it; a TLS socket keeps its 'data' events; many small reads in a second switch too
+ * (a producer's broker socket), with a 64 KiB buffer, and as many spread out do not.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { deliverReads, reusedReadBuffers, MAX_REUSED_BYTES, READ_BYTES, RESPONSE_READ_BYTES, SWITCH_AFTER_BYTES } from '../../src/proxy/reused-reads.js';
+import { deliverReads, reusedReadBuffers, reusedReadBufferBytes, MAX_REUSED_BYTES, READ_BYTES, RESPONSE_READ_BYTES, SWITCH_AFTER_BYTES, SWITCH_AFTER_READS } from '../../src/proxy/reused-reads.js';
 import { makeTestCerts, type TestCerts } from '../harness/tls.js';
 
 const MiB = 1024 * 1024;
@@ -184,6 +185,51 @@ describe('reused socket reads', () => {
     assert.ok(largest > READ_BYTES, `largest read ${largest} bytes with a ${RESPONSE_READ_BYTES}-byte buffer`);
     reads.release();
     pair.close();
+  });
+
+  /** Writes `count` frames of `size` bytes, `gapMs` apart, each its own read on the other end (no Nagle, a pause between). */
+  async function smallWrites(socket: net.Socket, count: number, size: number, gapMs: number): Promise<Buffer> {
+    socket.setNoDelay(true);
+    const all: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const b = randomBytes(size);
+      all.push(b);
+      socket.write(b);
+      await sleep(gapMs);
+    }
+    return Buffer.concat(all);
+  }
+
+  test('many small reads within a second switch a socket to a buffer of its own, of 64 KiB even where 256 KiB was asked', async () => {
+    const pair = await socketPair();
+    const rx = receiver(pair.server);
+    let readsBeforeSwitch = 0;
+    const reads = track(deliverReads(pair.server, (chunk) => {
+      rx.take(chunk);
+      if (reusedReadBuffers() === 0) readsBeforeSwitch++;
+    }, () => true, RESPONSE_READ_BYTES));
+    const sent = await smallWrites(pair.client, 3 * SWITCH_AFTER_READS, 100, 2);
+    pair.client.end();
+    await rx.ended;
+    assert.equal(rx.digest(), sha(sent), 'every byte once and in order across the switch');
+    assert.equal(reusedReadBuffers(), 1, `switched after ${readsBeforeSwitch} reads of 100 bytes (${rx.bytes} bytes in all, under ${SWITCH_AFTER_BYTES})`);
+    assert.ok(readsBeforeSwitch >= SWITCH_AFTER_READS && readsBeforeSwitch < 2 * SWITCH_AFTER_READS, `switched after ${readsBeforeSwitch} reads`);
+    assert.equal(reusedReadBufferBytes(), READ_BYTES, 'a socket of small reads gets 64 KiB, not the 256 KiB asked for bulk reads');
+    reads.release();
+    assert.equal(reusedReadBufferBytes(), 0);
+  });
+
+  test('small reads spread out (fewer than the threshold in any second) keep their data events', async () => {
+    const pair = await socketPair();
+    const rx = receiver(pair.server);
+    track(deliverReads(pair.server, (chunk) => rx.take(chunk), () => true, RESPONSE_READ_BYTES));
+    // SWITCH_AFTER_READS + 8 reads over about 1.5 s: never SWITCH_AFTER_READS of them within one second.
+    const gap = Math.ceil(1500 / SWITCH_AFTER_READS);
+    const sent = await smallWrites(pair.client, SWITCH_AFTER_READS + 8, 100, gap);
+    pair.client.end();
+    await rx.ended;
+    assert.equal(rx.digest(), sha(sent));
+    assert.equal(reusedReadBuffers(), 0, 'an admin-like socket does not take a buffer');
   });
 
   test('the buffers of a process stay within MAX_REUSED_BYTES; sockets beyond it keep data events and lose nothing', async () => {

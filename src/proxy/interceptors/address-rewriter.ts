@@ -34,7 +34,7 @@ function streamsEndpoints(apiKey: number, apiVersion: number): boolean {
 }
 
 export class AddressRewriter implements Interceptor {
-  constructor(private readonly conn: ConnectionControl) {}
+  constructor(readonly conn: ConnectionControl) {}
 
   decodeResponse(ex: Exchange): boolean {
     const { apiKey, apiVersion } = ex.header;
@@ -75,26 +75,38 @@ export class AddressRewriter implements Interceptor {
     const from = LEADER_HINTS_FROM[apiKey];
     const streamed = from !== undefined ? apiVersion >= from : streamsEndpoints(apiKey, apiVersion);
     if (!streamed) return undefined;
-    const report = (err: Error) => this.conn.reportUndecodable(apiKey, apiVersion, 'response', err);
-    const scan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, this.conn.ctx.brokers, report);
-    return {
-      push: (chunk) => scan.push(chunk),
-      get holding() { return scan.holding; },
-      finish: () => {
-        const { bytes, outcome, error } = scan.finish();
-        if (error) report(error);
-        if (outcome !== 'none') {
-          this.conn.ctx.metrics.leaderHints.inc({ api: ex.apiName, outcome });
-          this.holdForNewListeners();
-        }
-        return bytes;
-      },
-    };
+    return new HintStream(this, ex, size);
   }
 
   /** A rewritten response may name a broker the proxy had not seen: its listener must be bound before the client acts. */
-  private holdForNewListeners(): void {
+  holdForNewListeners(): void {
     const ready = this.conn.ctx.listenersReady();
     if (ready) this.conn.holdResponsesUntil(ready);
+  }
+}
+
+/** A streamed response's bytes through a LeaderHintScan (a class, not closures: one is made per Produce response). */
+class HintStream implements ResponseStream {
+  private readonly scan: LeaderHintScan;
+
+  constructor(private readonly rewriter: AddressRewriter, private readonly ex: Exchange, size: number) {
+    const { apiKey, apiVersion } = ex.header;
+    this.scan = new LeaderHintScan(apiSchema(apiKey)!.response, apiVersion, size, rewriter.conn.ctx.brokers, (err) => this.report(err));
+  }
+
+  private report(err: Error): void { this.rewriter.conn.reportUndecodable(this.ex.header.apiKey, this.ex.header.apiVersion, 'response', err); }
+
+  push(chunk: Buffer): Buffer { return this.scan.push(chunk); }
+
+  get holding(): boolean { return this.scan.holding; }
+
+  finish(): Buffer {
+    const { bytes, outcome, error } = this.scan.finish();
+    if (error) this.report(error);
+    if (outcome !== 'none') {
+      this.rewriter.conn.ctx.metrics.leaderHints.inc({ api: this.ex.apiName, outcome });
+      this.rewriter.holdForNewListeners();
+    }
+    return bytes;
   }
 }

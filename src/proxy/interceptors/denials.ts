@@ -10,11 +10,15 @@ import type { ConnectionControl, DecodeNeed, Exchange, Interceptor } from '../in
 import { extractContext } from './audit.js';
 
 export class DenialsInterceptor implements Interceptor {
-  constructor(private readonly conn: ConnectionControl) {}
+  /** Whether the audit's own descriptor covers an API (made once: wanted() is asked per request). */
+  private readonly descriptorAudits: (apiKey: number) => boolean;
+
+  constructor(private readonly conn: ConnectionControl) {
+    this.descriptorAudits = (k) => conn.ctx.auditEnabled(k);
+  }
 
   private wanted(apiKey: number): boolean {
-    const { ctx } = this.conn;
-    return ctx.auditDenials() && denialsWalked(apiKey, (k) => ctx.auditEnabled(k));
+    return this.conn.ctx.auditDenials() && denialsWalked(apiKey, this.descriptorAudits);
   }
 
   decodeRequest(apiKey: number): DecodeNeed { return this.wanted(apiKey) ? 'optional' : undefined; }
