@@ -47,7 +47,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,12 +58,12 @@ import type { KafkaCluster } from '../harness/kafka-cluster.js';
 import { useCluster } from '../harness/shared-cluster.js';
 import { decodeResponse, kafkaRequest, RawConnection } from '../harness/raw.js';
 import { eventsFor, startAuditedApp, type AuditedApp } from '../harness/audited-app.js';
+import { startCliProxy } from '../harness/cli-proxy.js';
 import { authenticateFrame, handshakeFrame, plainToken } from '../harness/sasl-raw.js';
 import { freePort } from '../harness/ports.js';
 import { waitForTopics } from '../harness/metadata.js';
 import { freePortBase } from '../harness/proxy.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const principalOf = (e: AuditEvent): string => (e.data as any).authenticationInfo?.principal;
 const detailsOf = (e: AuditEvent): any => (e.data as any).details;
@@ -442,15 +442,13 @@ describe('security review 3: fail-closed with the audit cluster down and the spo
   });
 });
 
-/** The test runner's KAP_TEST_* variables would be taken for settings (every KAP_ variable must name one). */
-const proxyEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAP_')));
 
 describe('security review 3: SIGKILL after an audited OffsetCommit executed, before its event is durable', { timeout: 300_000 }, () => {
   let cluster: KafkaCluster;
   let release: () => Promise<void>;
   let work: string;
   let child: ChildProcess | undefined;
-  let stderr = '';
+  let stderr = (): string => '';
   const run = Date.now().toString(36);
 
   before(async () => {
@@ -465,20 +463,9 @@ describe('security review 3: SIGKILL after an audited OffsetCommit executed, bef
   });
 
   async function startProxy(config: string, port: number): Promise<void> {
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', config], { cwd: ROOT, env: proxyEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        const c = await RawConnection.open(port);
-        const ok = (await c.apiVersions(1, 5000)) === 0;
-        c.destroy();
-        if (ok) return;
-      } catch { /* not listening yet */ }
-      if (child.exitCode !== null) throw new Error(`proxy exited (${child.exitCode}) during start:\n${stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`proxy not ready after 60 s:\n${stderr.slice(-4000)}`);
-      await sleep(100);
-    }
+    const started = await startCliProxy(config, port);
+    child = started.child;
+    stderr = started.stderr;
   }
 
   async function killAfterCommit(writeAhead: 'management' | 'all'): Promise<{ group: string; control: string; events: AuditEvent[] }> {

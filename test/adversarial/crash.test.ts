@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,20 +21,19 @@ import { freePortBase } from '../harness/proxy.js';
 import { decodeResponse, kafkaRequest, RawConnection } from '../harness/raw.js';
 import { topicsKnown } from '../harness/metadata.js';
 import { eventsFor } from '../harness/audited-app.js';
+import { startCliProxy } from '../harness/cli-proxy.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const KILLS = Number(process.env.KAP_CRASH_KILLS ?? 10);
 const LOOPS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The test runner's KAP_TEST_* variables would be taken for settings (every KAP_ variable must name one). */
-const proxyEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAP_')));
 
 describe('SIGKILL at random moments: no executed operation without its event', { timeout: 600_000 }, () => {
   let cluster: KafkaCluster;
   let release: () => Promise<void>;
   let work: string;
   let child: ChildProcess | undefined;
-  let stderr = '';
+  let stderr = (): string => '';
   let port: number;
   const auditTopic = `audit-crash-${Date.now()}`;
 
@@ -63,20 +62,9 @@ describe('SIGKILL at random moments: no executed operation without its event', {
   });
 
   async function startProxy(): Promise<void> {
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', join(work, 'config.yaml')], { cwd: ROOT, env: proxyEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        const c = await RawConnection.open(port);
-        const ok = (await c.apiVersions(1, 5000)) === 0;
-        c.destroy();
-        if (ok) return;
-      } catch { /* not listening yet */ }
-      if (child.exitCode !== null) throw new Error(`proxy exited (${child.exitCode}) during start:\n${stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`proxy not ready after 60 s:\n${stderr.slice(-4000)}`);
-      await sleep(100);
-    }
+    const started = await startCliProxy(join(work, 'config.yaml'), port);
+    child = started.child;
+    stderr = started.stderr;
   }
 
   test(`${KILLS} SIGKILLs under load: every topic the brokers created has its CreateTopics event`, async (t) => {
@@ -119,7 +107,7 @@ describe('SIGKILL at random moments: no executed operation without its event', {
     const exited = new Promise((r) => child!.once('exit', r));
     child!.kill('SIGTERM');
     await exited;
-    assert.equal(child!.exitCode, 0, `the last proxy stops cleanly:\n${stderr.slice(-2000)}`);
+    assert.equal(child!.exitCode, 0, `the last proxy stops cleanly:\n${stderr().slice(-2000)}`);
 
     // The brokers' side: which of the attempted creations ran (some were still on their way when the proxy died).
     await sleep(3000);

@@ -10,7 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,19 +20,18 @@ import { useCluster } from '../harness/shared-cluster.js';
 import { freePort } from '../harness/ports.js';
 import { freePortBase } from '../harness/proxy.js';
 import { RawConnection } from '../harness/raw.js';
+import { startCliProxy } from '../harness/cli-proxy.js';
 import { topicsKnown } from '../harness/metadata.js';
 import { eventsFor } from '../harness/audited-app.js';
 import { verifyTopic } from '../../src/audit/verify.js';
 import { HAPROXY_DEFAULTS, startHaproxy, stopProcess } from './lb.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const LB = '127.0.0.2';
 const CLIENTS = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The test runner's KAP_TEST_* variables would be taken for settings (every KAP_ variable must name one). */
-const proxyEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KAP_')));
 
-interface Instance { name: string; port: number; base: number; config: string; child?: ChildProcess; stderr: string }
+interface Instance { name: string; port: number; base: number; config: string; child?: ChildProcess; stderr: () => string }
 
 describe('two proxy instances behind one balancer, one killed mid-run', { timeout: 600_000 }, () => {
   let cluster: KafkaCluster;
@@ -61,7 +60,7 @@ describe('two proxy instances behind one balancer, one killed mid-run', { timeou
         '  spool:', `    dir: ${join(work, `spool-${name}`)}`, '  batch:', '    maxEvents: 100', '    lingerMs: 20',
         '',
       ].join('\n'));
-      instances.push({ name, port, base, config, stderr: '' });
+      instances.push({ name, port, base, config, stderr: () => '' });
     }
     lbPort = await freePort();
   });
@@ -74,20 +73,9 @@ describe('two proxy instances behind one balancer, one killed mid-run', { timeou
   });
 
   async function start(i: Instance): Promise<void> {
-    i.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', i.config], { cwd: ROOT, env: proxyEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-    i.child.stderr!.on('data', (d: Buffer) => { i.stderr += d.toString(); });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        const c = await RawConnection.open(i.port);
-        const ok = (await c.apiVersions(1, 5000)) === 0;
-        c.destroy();
-        if (ok) return;
-      } catch { /* not listening yet */ }
-      if (i.child.exitCode !== null) throw new Error(`proxy ${i.name} exited (${i.child.exitCode}) during start:\n${i.stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`proxy ${i.name} not ready after 60 s:\n${i.stderr.slice(-4000)}`);
-      await sleep(100);
-    }
+    const started = await startCliProxy(i.config, i.port, `proxy ${i.name}`);
+    i.child = started.child;
+    i.stderr = started.stderr;
   }
 
   test('clients spread over both, reconnect through the survivor; every executed operation has its event; both chains verify', async (t) => {
@@ -140,7 +128,7 @@ describe('two proxy instances behind one balancer, one killed mid-run', { timeou
     await start(victim);
     for (const i of instances) {
       await stopProcess(i.child);
-      assert.equal(i.child!.exitCode, 0, `proxy ${i.name} stops cleanly:\n${i.stderr.slice(-2000)}`);
+      assert.equal(i.child!.exitCode, 0, `proxy ${i.name} stops cleanly:\n${i.stderr().slice(-2000)}`);
     }
 
     await sleep(2_000);
