@@ -26,6 +26,19 @@ const DENIED: ReadonlyMap<number, ResourceType> = new Map([
 
 const HOT_PATH = new Set<number>([API_KEY.Produce, API_KEY.Fetch, API_KEY.ShareFetch]);
 
+const DENIED_LOW_BYTE = new Uint8Array(256);
+for (const code of DENIED.keys()) DENIED_LOW_BYTE[code] = 1; // every code is under 256: its high byte is 0
+
+/**
+ * Whether a response frame (size prefix excluded) can hold a denial: an *ErrorCode field is an int16, so one holding
+ * a DENIED code puts the bytes 00 <code> in the frame, wherever it is (nested, tagged). No false negatives; a false
+ * positive (an offset or a length with those bytes) only costs a decode and a walk that finds nothing.
+ */
+export function mayCarryDenial(frame: Buffer): boolean {
+  for (let i = 4; i + 1 < frame.length; i++) if (frame[i] === 0 && DENIED_LOW_BYTE[frame[i + 1]] === 1) return true;
+  return false;
+}
+
 /**
  * Whether this API's answers are walked for denials: not the data path, and not an API whose descriptor records
  * each resource's outcome itself when the rules have it decoded (`descriptorAudits`: OffsetCommit's only when the

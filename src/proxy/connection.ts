@@ -489,6 +489,11 @@ export class ProxyConnection implements ConnectionControl {
     const { apiKey, apiVersion } = ex.header;
     const schema = apiSchema(apiKey);
     if (!schema) return whole;
+    const wanted = this.policy.bodyWanted(ex, frame);
+    if (wanted === 'no') {
+      for (const i of this.interceptors) i.onResponse?.(ex, undefined);
+      return whole;
+    }
     let body: Decoded | undefined;
     let bodyOffset = 4;
     let decodedVersion = apiVersion;
@@ -502,7 +507,9 @@ export class ProxyConnection implements ConnectionControl {
       }
       if (!body) this.reportUndecodable(apiKey, apiVersion, 'response', err as Error);
     }
-    if (body) this.ctx.metrics.responses.inc({ api: ex.apiName, error_code: String(responseErrorCode(body)) });
+    // Counted only where every response of the API is decoded: the denials' scan decodes only answers that may
+    // carry a denial, and counting those would skew the API's error codes.
+    if (body && wanted === 'always') this.ctx.metrics.responses.inc({ api: ex.apiName, error_code: String(responseErrorCode(body)) });
     let rewritten = false;
     for (const i of this.interceptors) if (i.onResponse?.(ex, body)) rewritten = true;
     if (!rewritten || !body) return whole;

@@ -62,6 +62,21 @@ export class DecodePolicy {
   }
 
   /**
+   * Whether a response read whole is decoded: 'always' when an interceptor needs every such response (its body is
+   * then also counted in kafka_proxy_responses_total), 'now' when one needs this one for what it carries (the
+   * denials' scan), 'no' otherwise.
+   */
+  bodyWanted(ex: Exchange, frame: Buffer): 'always' | 'now' | 'no' {
+    let now = false;
+    for (const i of this.responseDecoders) {
+      if (!i.decodeResponse!(ex)) continue;
+      if (!i.needsBody) return 'always';
+      if (!now && i.needsBody(ex, frame)) now = true;
+    }
+    return now ? 'now' : 'no';
+  }
+
+  /**
    * Decides from a frame's head. 'more' asks the frame reader for a longer head: nothing is decided on a guess.
    * Throws a FrameError for a frame that must not be forwarded.
    */

@@ -65,8 +65,14 @@ export interface Interceptor {
    * connection closes); 'optional' ones are forwarded as they are.
    */
   decodeRequest?(apiKey: number): DecodeNeed;
-  /** Whether this exchange's response must be decoded (those with a decoded request always are). */
+  /** Whether this exchange's response must be read whole (those with a decoded request always are). */
   decodeResponse?(ex: Exchange): boolean;
+  /**
+   * With decodeResponse true: whether, given the whole response frame (size prefix excluded), it must be decoded
+   * for this interceptor. Absent: always. A response only such interceptors asked for is decoded only when one
+   * says yes (the denials' scan decodes only answers that can hold a denial).
+   */
+  needsBody?(ex: Exchange, frame: Buffer): boolean;
   /** Every request, decoded or not, before anything else; may throw a FrameError to close the connection. */
   onRequestHeader?(apiKey: number): void;
   /** A decoded request. A promise holds the client's later bytes until it settles (write-ahead). */

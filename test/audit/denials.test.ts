@@ -5,8 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Decoded } from '../../protocol/codec.js';
-import { denialsWalked, extractDenials } from '../../src/audit/denials.js';
+import { decodeMessage, encodeMessage, type Decoded } from '../../protocol/codec.js';
+import { API_SCHEMAS } from '../../protocol/registry.js';
+import { parseRange } from '../../protocol/schema.js';
+import { denialsWalked, extractDenials, mayCarryDenial } from '../../src/audit/denials.js';
+import { randomMessage } from '../fuzz/lib/gen.js';
+import { Prng } from '../fuzz/lib/prng.js';
 import type { ExtractContext } from '../../src/audit/apis/shared.js';
 
 const ctx: ExtractContext = {
@@ -73,4 +77,53 @@ test('walked: every API but the data path and those whose descriptors record eac
   assert.equal(denialsWalked(28, all), false, 'TxnOffsetCommit, when the consume category has its descriptor decode it');
   assert.equal(denialsWalked(28, (k) => k !== 28), true, 'TxnOffsetCommit, consume category off');
   for (const k of [2, 9, 10, 11, 22, 24, 25, 26, 48, 79]) assert.equal(denialsWalked(k, all), true, `API ${k}`);
+});
+
+/** Sets every *ErrorCode field of a decoded message, at any depth, to a code drawn from `codes`. */
+function setErrorCodes(v: unknown, rng: Prng, codes: number[]): void {
+  if (Array.isArray(v)) { for (const e of v) setErrorCodes(e, rng, codes); return; }
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return;
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (k.endsWith('ErrorCode') && typeof x === 'number') (v as Record<string, unknown>)[k] = codes[rng.int(codes.length)];
+    else setErrorCodes(x, rng, codes);
+  }
+}
+
+test('mayCarryDenial: every answer with a denial is scanned as one (each walked API and version, random answers)', () => {
+  // The proxy decodes and walks a walked API's answer only when mayCarryDenial says it may hold a denial: a false
+  // negative would lose the denial's event. Random answers, every *ErrorCode set to a denial, another code or 0.
+  const rng = new Prng(0x5eed);
+  const codes = [0, 0, 0, 3, 25, 29, 30, 31, 53, 65, 87];
+  let denied = 0;
+  let skipped = 0;
+  for (const [apiKey, schema] of API_SCHEMAS) {
+    if (!denialsWalked(apiKey, () => false)) continue;
+    const range = parseRange(schema.response.validVersions);
+    if (!range) continue;
+    for (let version = range.min; version <= range.max; version++) {
+      for (let n = 0; n < 12; n++) {
+        const body = randomMessage(rng, schema.response, version);
+        setErrorCodes(body, rng, codes);
+        let bytes: Buffer;
+        try { bytes = encodeMessage(schema.response, version, body); } catch { continue; } // a value the encoder refuses
+        const frame = Buffer.concat([Buffer.from([0, 0, 0, 7, 0]), bytes]); // correlation id and an empty header tag section
+        const found = extractDenials(apiKey, undefined, decodeMessage(schema.response, version, bytes), ctx);
+        if (found.length > 0) {
+          denied++;
+          assert.ok(mayCarryDenial(frame), `${schema.name} v${version}: ${found.map((o) => o.result.errorName).join(', ')} in an answer the scan passed over`);
+        } else if (!mayCarryDenial(frame)) skipped++;
+      }
+    }
+  }
+  assert.ok(denied > 300, `${denied} answers with denials checked`);
+  assert.ok(skipped > 300, `${skipped} answers without one skipped: the scan saves work`);
+});
+
+test('mayCarryDenial: the bytes of a denial code anywhere after the correlation id; none, no scan', () => {
+  for (const code of [29, 30, 31, 53, 65]) {
+    assert.equal(mayCarryDenial(Buffer.from([0, 0, 0, 1, 0, 0, 0, code])), true, `code ${code} at the end`);
+    assert.equal(mayCarryDenial(Buffer.from([0, 0, 0, 1, 0, code, 9, 9])), true, `code ${code} first`);
+  }
+  assert.equal(mayCarryDenial(Buffer.from([0, 29, 0, 30, 0, 0, 0, 0, 0, 25, 1, 29])), false, 'in the correlation id, after a non-zero byte, or another code');
+  assert.equal(mayCarryDenial(Buffer.from([0, 0, 0, 1, 0])), false);
 });

@@ -164,6 +164,23 @@ test('fail-closed with no room for its events: an audited request without a refu
   assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'audit_not_durable' }), 1);
 });
 
+test('denials: an answer without a denial code is passed on undecoded; one with a denial is decoded and audited', async () => {
+  const h = await harness({ denials: true });
+  const heartbeat = (id: number) => kafkaRequest(12, 3, id, { GroupId: 'orders', GenerationId: 4, MemberId: 'm-1', GroupInstanceId: null });
+  h.client.write(Buffer.concat([heartbeat(1), heartbeat(2)]));
+  await until(() => correlationIds(h.broker.bytes, true).length === 2, 'both heartbeats at the broker');
+  const ok = response(12, 3, 1, { ThrottleTimeMs: 0, ErrorCode: 27 }); // REBALANCE_IN_PROGRESS: not a denial
+  const denied = response(12, 3, 2, { ThrottleTimeMs: 0, ErrorCode: 30 }); // GROUP_AUTHORIZATION_FAILED
+  h.broker.write(Buffer.concat([ok, denied]));
+  await until(() => correlationIds(h.client.bytes, false).length === 2, 'both answers at the client');
+  assert.deepEqual(h.client.bytes, Buffer.concat([ok, denied]), 'both answers passed on as they came');
+  assert.deepEqual(h.audited.map((o) => `${o.method} ${o.resource.type}:${o.resource.name} ${o.result.errorName}`),
+    ['Heartbeat Group:orders GROUP_AUTHORIZATION_FAILED']);
+  // Decoded only for the denials' scan: not counted by error code (only the denied one was decoded).
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_responses_total', { api: 'Heartbeat', error_code: '30' }), 0);
+  h.conn.close('test over');
+});
+
 test('a response that does not answer the oldest request closes the connection; the request in flight is audited unanswered', async () => {
   const h = await harness();
   h.client.write(createTopics('t4', 5));

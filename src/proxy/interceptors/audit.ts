@@ -86,9 +86,21 @@ export class AuditInterceptor implements Interceptor {
     if (ex.audit) this.conn.ctx.abandonIntent(ex.audit.intent);
   }
 
+  /** The responses of the requests this interceptor records (see record()). */
+  decodeResponse(ex: Exchange): boolean { return this.records(ex); }
+
   onResponse(ex: Exchange, body: Decoded | undefined): boolean {
     this.record(ex, body, body === undefined ? 'response could not be decoded' : undefined);
     return false;
+  }
+
+  /**
+   * Audited when the rules want this API, or when it was written ahead (a rule change since does not drop it). A
+   * request decoded for another interceptor only (the denials' walk) is not this one's to record.
+   */
+  private records(ex: Exchange): boolean {
+    if (!ex.request || !auditedApi(ex.header.apiKey)) return false;
+    return ex.audit !== undefined || this.conn.ctx.auditEnabled(ex.header.apiKey);
   }
 
   onUnanswered(ex: Exchange, reason: string): void {
@@ -101,10 +113,7 @@ export class AuditInterceptor implements Interceptor {
   }
 
   private record(ex: Exchange, response: Decoded | undefined, message: string | undefined, replace = false): void {
-    // Audited when the rules want this API, or when it was written ahead (a rule change since does not drop it). A
-    // request decoded for another interceptor only (the denials' walk) is not this one's to record.
-    if (!ex.request || !auditedApi(ex.header.apiKey)) return;
-    if (!ex.audit && !this.conn.ctx.auditEnabled(ex.header.apiKey)) return;
+    if (!this.records(ex)) return;
     let ops: AuditOperation[];
     try {
       ops = this.operations(ex, response);

@@ -5,7 +5,7 @@
  * ahead: the broker executed nothing.
  */
 import type { Decoded } from '../../../protocol/codec.js';
-import { denialsWalked, extractDenials } from '../../audit/denials.js';
+import { denialsWalked, extractDenials, mayCarryDenial } from '../../audit/denials.js';
 import type { ConnectionControl, DecodeNeed, Exchange, Interceptor } from '../interceptor.js';
 import { extractContext } from './audit.js';
 
@@ -24,6 +24,9 @@ export class DenialsInterceptor implements Interceptor {
   decodeRequest(apiKey: number): DecodeNeed { return this.wanted(apiKey) ? 'optional' : undefined; }
 
   decodeResponse(ex: Exchange): boolean { return this.wanted(ex.header.apiKey); }
+
+  /** Only an answer that can hold a denial code is decoded and walked (most of the consumer groups' chatter is not). */
+  needsBody(_ex: Exchange, frame: Buffer): boolean { return mayCarryDenial(frame); }
 
   onResponse(ex: Exchange, body: Decoded | undefined): boolean {
     if (body === undefined || !this.wanted(ex.header.apiKey)) return false;
