@@ -114,7 +114,10 @@ export class ProxyConnection implements ConnectionControl {
       new TopicIdsInterceptor(this), new AuditInterceptor(this, this.sasl), new DenialsInterceptor(this),
     ];
     this.streamers = this.interceptors.filter((i) => i.streamResponse);
-    this.clientOut = new WriteBatch(client, () => this.upstream?.pause());
+    // Behind towards the client: stop reading the broker, and the client too. The proxy answers some requests itself
+    // (ApiVersions above the known versions, refusals): a client that sends those and never reads its answers
+    // would otherwise have them queued here without bound. Kafka's broker mutes such a client the same way.
+    this.clientOut = new WriteBatch(client, () => { this.upstream?.pause(); this.client.pause(); });
     const limits = ctx.config.limits;
     this.policy = new DecodePolicy(this.interceptors, limits.maxAuditedRequestBytes);
     this.exchanges = new ExchangeQueue((bytes) => this.toClient(bytes), (ex) => this.observeLatency(ex));
@@ -162,7 +165,10 @@ export class ProxyConnection implements ConnectionControl {
     up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error', 'broker'));
     up.on('close', () => this.close('broker closed the connection', undefined, 'broker'));
     up.on('drain', () => { if (!this.requests.isHeld) client.resume(); });
-    client.on('drain', () => up.resume());
+    client.on('drain', () => {
+      if (!this.heldOutput) up.resume(); // answers held for new listeners resume the broker when they are sent
+      if (!this.closed && !this.requests.isHeld && !up.writableNeedDrain) client.resume();
+    });
     // Everything one read yields leaves in one write (write-batch.ts).
     this.brokerOut = new WriteBatch(up, () => client.pause());
     const relay = (out: WriteBatch, reader: FrameReader, counted: { inc(n: number): void }) => (chunk: Buffer) => {
@@ -237,14 +243,17 @@ export class ProxyConnection implements ConnectionControl {
       this.heldOutput = undefined;
       if (this.closed) return;
       for (const b of held) this.toClient(b);
-      this.upstream?.resume();
+      if (!this.client.writableNeedDrain) this.upstream?.resume(); // else the client's 'drain' resumes it
     });
   }
 
   reportUndecodable(apiKey: number, version: number, side: 'request' | 'response', err: Error): void {
     const key = `${apiKey}:${version}:${side}`;
     this.ctx.metrics.undecodable.inc({ ...apiLabels(apiKey, version), reason: side });
-    if (this.reportedUndecodable?.has(key) || !this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
+    // Logged once per (API, version, side) and connection, for at most 64 of them: the versions come from the
+    // client, and a connection sending thousands of made-up ones must not grow this set or flood the log.
+    if (this.reportedUndecodable?.has(key) || (this.reportedUndecodable?.size ?? 0) >= 64) return;
+    if (!this.ctx.reportUndecodableOnce(`${key}:${this.info.principal}`)) return;
     (this.reportedUndecodable ??= new Set()).add(key);
     this.log.warn({ apiKey, api: apiName(apiKey), apiVersion: version, side, principal: this.info.principal, reason: err.message },
       'frame forwarded without decoding');
@@ -411,7 +420,12 @@ export class ProxyConnection implements ConnectionControl {
   }
 
   private countRequest(apiKey: number, version: number): void {
-    this.ctx.metrics.requestsFor(apiKey, version, () => apiLabels(apiKey, version)).n++;
+    // The cell's key folds what apiLabels folds (unknown keys, versions outside 0..30): both come from the client,
+    // and one cell per made-up (key, version) pair would let it grow the process's memory without bound.
+    const known = apiName(apiKey) !== `Api${apiKey}`;
+    const key = known ? apiKey : -1;
+    const v = known && version >= 0 && version <= 30 ? version : -1;
+    this.ctx.metrics.requestsFor(key, v, () => apiLabels(apiKey, version)).n++;
   }
 
   private toUpstream(bytes: Buffer): void {

@@ -17,7 +17,7 @@ import { BrokerMap } from '../../src/proxy/broker-map.js';
 import { ProxyConnection } from '../../src/proxy/connection.js';
 import type { ProxyContext } from '../../src/proxy/context.js';
 import { TopicIdMap } from '../../src/proxy/topic-ids.js';
-import { kafkaRequest, sizePrefixed } from '../harness/raw.js';
+import { kafkaRequest, requestHeader, sizePrefixed } from '../harness/raw.js';
 import { metricValue } from '../harness/proxy.js';
 import { MemorySocket, socketPair } from '../harness/memory-socket.js';
 
@@ -36,6 +36,8 @@ interface Harness {
 
 async function harness(opts: {
   config?: (c: ProxyConfig) => void; writeAhead?: boolean; denials?: boolean; intend?: (ops: AuditOperation[]) => Promise<string>; admission?: () => string | undefined;
+  /** Receives every log line (JSON) the connection writes at warn level and above. */
+  logLines?: string[];
 } = {}): Promise<Harness> {
   const config = structuredClone(DEFAULTS);
   opts.config?.(config);
@@ -47,7 +49,7 @@ async function harness(opts: {
   let closedResolve!: () => void;
   const closed = new Promise<void>((r) => { closedResolve = r; });
   const ctx: ProxyContext = {
-    config, log: pino({ level: 'silent' }), metrics,
+    config, log: opts.logLines ? pino({ level: 'warn' }, { write: (l: string) => { opts.logLines!.push(l); } }) : pino({ level: 'silent' }), metrics,
     brokers: new BrokerMap('127.0.0.1', 9200, { openBrokerListener: () => undefined }),
     topicIds: new TopicIdMap(), tokenOwners: new Map(), clientSecurityProtocol: config.listen.securityProtocol,
     clusterId: () => 'test-cluster', listenersReady: () => undefined, setClusterId: () => undefined,
@@ -178,6 +180,19 @@ test('denials: an answer without a denial code is passed on undecoded; one with 
     ['Heartbeat Group:orders GROUP_AUTHORIZATION_FAILED']);
   // Decoded only for the denials' scan: not counted by error code (only the denied one was decoded).
   assert.equal(await metricValue(h.metrics, 'kafka_proxy_responses_total', { api: 'Heartbeat', error_code: '30' }), 0);
+  h.conn.close('test over');
+});
+
+test('made-up versions of an unaudited API: forwarded and counted in bounded series, logged for at most 64 of them', async () => {
+  const logLines: string[] = [];
+  const h = await harness({ logLines });
+  // Fetch (not audited here) at 200 versions the schema does not know: each is forwarded, as the broker decides.
+  h.client.write(Buffer.concat(Array.from({ length: 200 }, (_, i) => sizePrefixed(requestHeader(1, 100 + i, i + 1, { flexible: true }), Buffer.from([0])))));
+  await until(() => correlationIds(h.broker.bytes, true).length === 200, 'all 200 at the broker');
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_undecodable_frames_total', { api: 'Fetch', version: 'unsupported', reason: 'request' }), 200);
+  assert.equal(await metricValue(h.metrics, 'kafka_proxy_requests_total', { api: 'Fetch', version: 'unsupported' }), 200);
+  const warned = logLines.filter((l) => l.includes('frame forwarded without decoding')).length;
+  assert.equal(warned, 64, `${warned} warnings for 200 made-up versions`);
   h.conn.close('test over');
 });
 
