@@ -119,7 +119,7 @@ export class ProxyConnection implements ConnectionControl {
     // would otherwise have them queued here without bound. Kafka's broker mutes such a client the same way.
     this.clientOut = new WriteBatch(client, () => { this.upstream?.pause(); this.client.pause(); });
     const limits = ctx.config.limits;
-    this.policy = new DecodePolicy(this.interceptors, limits.maxAuditedRequestBytes);
+    this.policy = new DecodePolicy(this.interceptors, limits.maxAuditedRequestBytes, ctx.config.audit.failMode === 'closed');
     this.exchanges = new ExchangeQueue((bytes) => this.toClient(bytes), (ex) => this.observeLatency(ex));
     this.requests = new FrameReader({
       classify: (size, head) => this.classifyRequest(size, head),

@@ -38,7 +38,11 @@ export class DecodePolicy {
   private readonly requestDecoders: Interceptor[];
   private readonly responseDecoders: Interceptor[];
 
-  constructor(interceptors: readonly Interceptor[], private readonly maxAuditedRequestBytes: number) {
+  /**
+   * `failClosed` (audit.failMode: closed): an audited Produce or Fetch too large to decode is not relayed unaudited
+   * either; the connection closes, as for any other audited request over the limit.
+   */
+  constructor(interceptors: readonly Interceptor[], private readonly maxAuditedRequestBytes: number, private readonly failClosed = false) {
     this.headerChecks = interceptors.filter((i) => i.onRequestHeader);
     this.requestDecoders = interceptors.filter((i) => i.decodeRequest);
     this.responseDecoders = interceptors.filter((i) => i.decodeResponse);
@@ -90,8 +94,10 @@ export class DecodePolicy {
     if (need !== undefined) {
       if (size <= this.maxAuditedRequestBytes) return { mode: 'buffer', need };
       // Optional decoding (client info, denials) gives up on a frame this large; it streams like any other. Not
-      // ApiVersions: the proxy must see its version to keep the answer within the versions it can follow.
-      if ((need === 'required' || apiKey === API_KEY.ApiVersions) && apiKey !== API_KEY.Produce && apiKey !== API_KEY.Fetch) {
+      // ApiVersions: the proxy must see its version to keep the answer within the versions it can follow. An audited
+      // Produce or Fetch streams unaudited (counted) in fail-open mode; fail-closed closes it like any other.
+      const dataPath = apiKey === API_KEY.Produce || apiKey === API_KEY.Fetch;
+      if ((need === 'required' && (!dataPath || this.failClosed)) || apiKey === API_KEY.ApiVersions) {
         throw new FrameError(`${apiName(apiKey)} request of ${size} bytes exceeds limits.maxAuditedRequestBytes (${this.maxAuditedRequestBytes}); ` +
           'it could not be audited, so it is not forwarded', 'too_large_to_audit');
       }

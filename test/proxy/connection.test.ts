@@ -38,6 +38,8 @@ async function harness(opts: {
   config?: (c: ProxyConfig) => void; writeAhead?: boolean; denials?: boolean; intend?: (ops: AuditOperation[]) => Promise<string>; admission?: () => string | undefined;
   /** Receives every log line (JSON) the connection writes at warn level and above. */
   logLines?: string[];
+  /** Which API keys the audit rules want (default: all but Produce and Fetch). */
+  audited?: (apiKey: number) => boolean;
 } = {}): Promise<Harness> {
   const config = structuredClone(DEFAULTS);
   opts.config?.(config);
@@ -55,7 +57,7 @@ async function harness(opts: {
     clusterId: () => 'test-cluster', listenersReady: () => undefined, setClusterId: () => undefined,
     connectUpstream: async () => proxyBrokerSide as unknown as Socket,
     audit: (op) => { audited.push(op); },
-    auditEnabled: (apiKey) => apiKey !== 0 && apiKey !== 1,
+    auditEnabled: opts.audited ?? ((apiKey) => apiKey !== 0 && apiKey !== 1),
     auditDenials: () => opts.denials ?? false,
     writeAheadFor: () => opts.writeAhead ?? false,
     intend: opts.intend ?? (async () => 'intent-1'),
@@ -195,6 +197,26 @@ test('made-up versions of an unaudited API: forwarded and counted in bounded ser
   assert.equal(warned, 64, `${warned} warnings for 200 made-up versions`);
   h.conn.close('test over');
 });
+
+for (const failMode of ['open', 'closed'] as const) {
+  test(`an audited Produce too large to decode, fail-${failMode}: ${failMode === 'open' ? 'relayed unaudited and counted' : 'the connection closes, nothing relayed'}`, async () => {
+    const h = await harness({ audited: () => true, config: (c) => { c.audit.failMode = failMode; c.limits.maxAuditedRequestBytes = 4096; } });
+    const body = encodeMessage(apiSchema(0)!.request, 9, {
+      TransactionalId: null, Acks: 1, TimeoutMs: 1000, TopicData: [{ Name: 'orders', PartitionData: [{ Index: 0, Records: Buffer.alloc(8192, 1) }] }],
+    });
+    const produce = sizePrefixed(requestHeader(0, 9, 1, { flexible: true }), body);
+    h.client.write(produce);
+    if (failMode === 'open') {
+      await until(() => h.broker.bytes.length === produce.length, 'the Produce at the broker');
+      assert.equal(await metricValue(h.metrics, 'kafka_audit_events_dropped_total', { reason: 'too_large_to_audit' }), 1);
+      h.conn.close('test over');
+    } else {
+      await h.closed;
+      assert.equal(h.broker.bytes.length, 0, 'nothing reached the broker');
+      assert.equal(await metricValue(h.metrics, 'kafka_proxy_connection_errors_total', { reason: 'too_large_to_audit' }), 1);
+    }
+  });
+}
 
 test('a response that does not answer the oldest request closes the connection; the request in flight is audited unanswered', async () => {
   const h = await harness();
