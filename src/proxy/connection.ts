@@ -164,7 +164,8 @@ export class ProxyConnection implements ConnectionControl {
     up.setNoDelay(true);
     up.on('error', (err) => this.close(`upstream socket error: ${err.message}`, 'upstream_error', 'broker'));
     up.on('close', () => this.close('broker closed the connection', undefined, 'broker'));
-    up.on('drain', () => { if (!this.requests.isHeld) client.resume(); });
+    // The client is read only while neither socket is behind and no interceptor holds its requests.
+    up.on('drain', () => { if (!this.requests.isHeld && !client.writableNeedDrain) client.resume(); });
     client.on('drain', () => {
       if (!this.heldOutput) up.resume(); // answers held for new listeners resume the broker when they are sent
       if (!this.closed && !this.requests.isHeld && !up.writableNeedDrain) client.resume();
@@ -227,7 +228,7 @@ export class ProxyConnection implements ConnectionControl {
   releaseRequests(): void {
     if (this.closed) return;
     this.guard(() => this.requests.release());
-    if (!this.closed && !this.requests.isHeld && !this.upstream!.writableNeedDrain) this.client.resume();
+    if (!this.closed && !this.requests.isHeld && !this.upstream!.writableNeedDrain && !this.client.writableNeedDrain) this.client.resume();
   }
 
   /**
